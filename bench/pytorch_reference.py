@@ -1,0 +1,77 @@
+"""PyTorch CPU reference for `trainer bench`: the same models, shapes and steps.
+
+    python3 bench/pytorch_reference.py --threads 2 --json bench/pytorch-reference.json
+    cargo run --release -p cifar-trainer -- bench --device cpu --reference bench/pytorch-reference.json
+
+Training step = forward + cross-entropy + backward + SGD(momentum) update at batch 64;
+inference = forward in eval mode under no_grad at batch 256. Inputs are random, as in Rust.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from pytorch_resnet import MODELS, ResNet  # noqa: E402
+
+
+def measure(name, train_batch, infer_batch, warmup, iterations):
+    torch.manual_seed(0)
+    model = ResNet(**MODELS[name])
+    optim = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    images = torch.randn(train_batch, 3, 32, 32)
+    labels = torch.arange(train_batch) % 10
+    model.train()
+    elapsed = 0.0
+    for i in range(warmup + iterations):
+        start = time.perf_counter()
+        optim.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(model(images), labels)
+        loss.backward()
+        optim.step()
+        if i >= warmup:
+            elapsed += time.perf_counter() - start
+    train = iterations * train_batch / elapsed
+
+    model.eval()
+    images = torch.randn(infer_batch, 3, 32, 32)
+    elapsed = 0.0
+    with torch.no_grad():
+        for i in range(warmup + iterations):
+            start = time.perf_counter()
+            model(images).sum().item()
+            if i >= warmup:
+                elapsed += time.perf_counter() - start
+    infer = iterations * infer_batch / elapsed
+    return {"train_images_per_second": train, "infer_images_per_second": infer}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--train-batch", type=int, default=64)
+    parser.add_argument("--infer-batch", type=int, default=256)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--iterations", type=int, default=5)
+    parser.add_argument("--model", choices=sorted(MODELS), action="append")
+    parser.add_argument("--json", help="also write the figures to this file")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    results = {}
+    for name in args.model or ["resnet18", "narrow"]:
+        results[name] = measure(name, args.train_batch, args.infer_batch, args.warmup, args.iterations)
+        r = results[name]
+        print(f"{name}: train {r['train_images_per_second']:.1f} img/s (batch {args.train_batch}), "
+              f"inference {r['infer_images_per_second']:.1f} img/s (batch {args.infer_batch}) "
+              f"[PyTorch {torch.__version__}, {args.threads} threads]")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,19 @@
+//! The CIFAR-10 ResNet model shared by the native trainer and the browser app.
+//!
+//! No file or network I/O: callers hand in bytes and decoded images. Builds for native targets
+//! and `wasm32-unknown-unknown`.
+
+pub mod block;
+pub mod classes;
+pub mod config;
+pub mod metadata;
+pub mod preprocess;
+pub mod resnet;
+pub mod weights;
+
+pub use classes::{CLASS_NAMES, NUM_CLASSES};
+pub use config::ResNetConfig;
+pub use metadata::{ModelInfo, TrainingSummary};
+pub use preprocess::Normalization;
+pub use resnet::ResNet;
+pub use weights::{Layout, Precision, WeightsError, load_model, read_header, to_safetensors};

@@ -1,0 +1,400 @@
+//! Safetensors save/load through burn-store, with self-describing metadata.
+//!
+//! A file holds the tensors under the parameter paths of [`ResNet`] (kuangliu/pytorch-cifar
+//! names) and, in its `__metadata__`, the model config, the class names, the input
+//! normalisation and a training summary, so that [`load_model`] builds the right network from
+//! the file alone. Two layouts exist:
+//! - [`Layout::Burn`]: BatchNorm `gamma`/`beta`, Linear weight `[in, out]` (what Burn holds);
+//! - [`Layout::PyTorch`]: BatchNorm `weight`/`bias`, Linear weight `[out, in]`, so that
+//!   `torch.nn.Module.load_state_dict(strict=True)` takes the file as it is.
+//!
+//! Loading accepts both (detected from the tensor names), any float dtype (f32, f16, bf16, f64),
+//! and files without our metadata (a PyTorch-saved `state_dict`): the config is then inferred
+//! from the tensor shapes. Everything is checked before a single tensor is applied, so a bad
+//! file gives an error naming the tensor, never a panic.
+
+use std::collections::{BTreeMap, HashMap};
+
+use burn::prelude::*;
+use burn::store::{
+    BurnToPyTorchAdapter, FloatCastAdapter, HalfPrecisionAdapter, IdentityAdapter, ModuleAdapter,
+    ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore,
+};
+use burn::tensor::DType;
+use safetensors::SafeTensors;
+
+use crate::config::{ResNetConfig, STAGES};
+use crate::metadata::{ModelInfo, TrainingSummary};
+use crate::preprocess::Normalization;
+use crate::resnet::ResNet;
+
+/// Value of the `format` metadata key in files we write.
+pub const FORMAT: &str = "cifar-resnet";
+/// Version of the metadata layout.
+pub const FORMAT_VERSION: &str = "1";
+
+/// Storage precision of the float tensors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Precision {
+    F32,
+    F16,
+}
+
+/// Naming and layout convention of the tensors (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    Burn,
+    PyTorch,
+}
+
+/// Why a weights file could not be read or written. The caller adds the file name.
+#[derive(Debug, thiserror::Error)]
+pub enum WeightsError {
+    #[error("not a valid safetensors file: {0}")]
+    Format(String),
+    #[error("metadata field `{key}` is invalid: {problem}")]
+    Metadata { key: String, problem: String },
+    #[error("cannot tell the model shape: {0}")]
+    Config(String),
+    #[error("tensor `{name}` is missing (the model has {expected:?})")]
+    Missing { name: String, expected: Vec<usize> },
+    #[error("tensor `{name}` is not part of this model (shape {actual:?})")]
+    Unexpected { name: String, actual: Vec<usize> },
+    #[error("tensor `{name}` has shape {actual:?}, the model expects {expected:?}")]
+    Shape {
+        name: String,
+        expected: Vec<usize>,
+        actual: Vec<usize>,
+    },
+    #[error("tensor `{name}` has dtype {dtype}, expected a float type")]
+    DType { name: String, dtype: String },
+    #[error("could not apply the weights: {0}")]
+    Apply(String),
+    #[error("could not write the weights: {0}")]
+    Write(String),
+}
+
+/// A file's tensor table and metadata, read without loading any tensor data.
+#[derive(Debug)]
+pub struct WeightsHeader {
+    /// Tensor name → (dtype name, shape).
+    pub tensors: BTreeMap<String, (String, Vec<usize>)>,
+    pub metadata: HashMap<String, String>,
+    pub layout: Layout,
+}
+
+/// Serialises `model` with `info` as metadata.
+pub fn to_safetensors(
+    model: &ResNet,
+    info: &ModelInfo,
+    precision: Precision,
+    layout: Layout,
+) -> Result<Vec<u8>, WeightsError> {
+    let mut store = SafetensorsStore::from_bytes(None);
+    for (key, value) in metadata_entries(info, precision, layout) {
+        store = store.metadata(key, value);
+    }
+    let layout_adapter: Box<dyn ModuleAdapter> = match layout {
+        Layout::Burn => Box::new(IdentityAdapter),
+        Layout::PyTorch => Box::new(BurnToPyTorchAdapter),
+    };
+    store = match precision {
+        Precision::F32 => store.with_to_adapter(BoxedAdapter(layout_adapter)),
+        // BatchNorm is converted too (burn-store leaves it out by default): its running
+        // variance stays well inside f16's range for this model, as the round-trip test checks.
+        Precision::F16 => store.with_to_adapter(
+            BoxedAdapter(layout_adapter)
+                .chain(HalfPrecisionAdapter::new().with_module("BatchNorm")),
+        ),
+    };
+    model
+        .save_into(&mut store)
+        .map_err(|err| WeightsError::Write(err.to_string()))?;
+    store
+        .get_bytes()
+        .map_err(|err| WeightsError::Write(err.to_string()))
+}
+
+fn metadata_entries(
+    info: &ModelInfo,
+    precision: Precision,
+    layout: Layout,
+) -> Vec<(&'static str, String)> {
+    let json = |value: &dyn erased_json::Json| value.to_json();
+    let mut entries = vec![
+        ("format", FORMAT.to_string()),
+        ("format_version", FORMAT_VERSION.to_string()),
+        ("model_config", info.config.to_string()),
+        ("class_names", json(&info.class_names)),
+        ("normalization", json(&info.normalization)),
+        (
+            "precision",
+            match precision {
+                Precision::F32 => "f32",
+                Precision::F16 => "f16",
+            }
+            .to_string(),
+        ),
+        (
+            "layout",
+            match layout {
+                Layout::Burn => "burn",
+                Layout::PyTorch => "pytorch",
+            }
+            .to_string(),
+        ),
+    ];
+    if let Some(training) = &info.training {
+        entries.push(("training", json(training)));
+    }
+    entries
+}
+
+/// Tiny helper so that metadata values of different types serialise through one closure.
+mod erased_json {
+    pub trait Json {
+        fn to_json(&self) -> String;
+    }
+    impl<T: serde::Serialize> Json for T {
+        fn to_json(&self) -> String {
+            serde_json::to_string(self).expect("metadata types always serialise")
+        }
+    }
+}
+
+/// Reads the header: tensor names, dtypes and shapes, and the metadata.
+pub fn read_header(bytes: &[u8]) -> Result<WeightsHeader, WeightsError> {
+    let (_, metadata) =
+        SafeTensors::read_metadata(bytes).map_err(|err| WeightsError::Format(err.to_string()))?;
+    // read_metadata checks the header; deserialize also checks every tensor's byte range.
+    SafeTensors::deserialize(bytes).map_err(|err| WeightsError::Format(err.to_string()))?;
+    let tensors: BTreeMap<String, (String, Vec<usize>)> = metadata
+        .tensors()
+        .into_iter()
+        .map(|(name, info)| (name, (format!("{:?}", info.dtype), info.shape.clone())))
+        .collect();
+    if tensors.is_empty() {
+        return Err(WeightsError::Format("the file holds no tensors".into()));
+    }
+    let layout = if tensors.contains_key("bn1.weight") {
+        Layout::PyTorch
+    } else {
+        Layout::Burn
+    };
+    Ok(WeightsHeader {
+        tensors,
+        metadata: metadata.metadata().clone().unwrap_or_default(),
+        layout,
+    })
+}
+
+impl WeightsHeader {
+    /// The model info: from our metadata when present, else inferred from the shapes with
+    /// CIFAR-10 defaults for the rest.
+    pub fn model_info(&self) -> Result<ModelInfo, WeightsError> {
+        let config = match self.metadata.get("model_config") {
+            Some(text) => {
+                let config = ResNetConfig::load_binary(text.as_bytes()).map_err(|err| {
+                    WeightsError::Metadata {
+                        key: "model_config".into(),
+                        problem: err.to_string(),
+                    }
+                })?;
+                config
+                    .validate()
+                    .map_err(|problem| WeightsError::Metadata {
+                        key: "model_config".into(),
+                        problem,
+                    })?;
+                config
+            }
+            None => self.infer_config()?,
+        };
+        let mut info = ModelInfo::cifar10(config);
+        if let Some(names) = self.parse_field::<Vec<String>>("class_names")? {
+            if names.len() != info.config.num_classes {
+                return Err(WeightsError::Metadata {
+                    key: "class_names".into(),
+                    problem: format!(
+                        "{} names for {} classes",
+                        names.len(),
+                        info.config.num_classes
+                    ),
+                });
+            }
+            info.class_names = names;
+        } else if info.config.num_classes != info.class_names.len() {
+            info.class_names = (0..info.config.num_classes)
+                .map(|i| format!("class {i}"))
+                .collect();
+        }
+        if let Some(norm) = self.parse_field::<Normalization>("normalization")? {
+            if norm.std.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
+                return Err(WeightsError::Metadata {
+                    key: "normalization".into(),
+                    problem: "every std must be positive".into(),
+                });
+            }
+            info.normalization = norm;
+        }
+        info.training = self.parse_field::<TrainingSummary>("training")?;
+        Ok(info)
+    }
+
+    fn parse_field<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, WeightsError> {
+        self.metadata
+            .get(key)
+            .map(|text| {
+                serde_json::from_str(text).map_err(|err| WeightsError::Metadata {
+                    key: key.into(),
+                    problem: err.to_string(),
+                })
+            })
+            .transpose()
+    }
+
+    fn shape_of(&self, name: &str) -> Result<&[usize], WeightsError> {
+        self.tensors
+            .get(name)
+            .map(|(_, shape)| shape.as_slice())
+            .ok_or_else(|| WeightsError::Config(format!("no metadata and no tensor `{name}`")))
+    }
+
+    /// Widths from each stage's first conv, blocks from the block indices present, classes
+    /// from the classifier.
+    fn infer_config(&self) -> Result<ResNetConfig, WeightsError> {
+        let mut widths = Vec::with_capacity(STAGES);
+        let mut blocks = Vec::with_capacity(STAGES);
+        for stage in 1..=STAGES {
+            let width = self.shape_of(&format!("layer{stage}.0.conv1.weight"))?[0];
+            let prefix = format!("layer{stage}.");
+            let count = self
+                .tensors
+                .keys()
+                .filter_map(|name| name.strip_prefix(&prefix))
+                .filter_map(|rest| rest.split('.').next()?.parse::<usize>().ok())
+                .max()
+                .map_or(0, |last| last + 1);
+            widths.push(width);
+            blocks.push(count);
+        }
+        let linear = self.shape_of("linear.weight")?;
+        let num_classes = match self.layout {
+            Layout::Burn => linear.get(1),
+            Layout::PyTorch => linear.first(),
+        }
+        .copied()
+        .ok_or_else(|| WeightsError::Config("`linear.weight` is not a matrix".into()))?;
+        let config = ResNetConfig::new()
+            .with_widths(widths)
+            .with_blocks(blocks)
+            .with_num_classes(num_classes);
+        config.validate().map_err(WeightsError::Config)?;
+        Ok(config)
+    }
+
+    /// Checks names, shapes and dtypes against what `model` holds.
+    fn check_against(&self, model: &ResNet) -> Result<(), WeightsError> {
+        let adapter: Option<Box<dyn ModuleAdapter>> = match self.layout {
+            Layout::Burn => None,
+            Layout::PyTorch => Some(Box::new(BurnToPyTorchAdapter)),
+        };
+        let expected: BTreeMap<String, Vec<usize>> = model
+            .collect(None, adapter, false)
+            .into_iter()
+            .map(|tensor| (tensor.name.clone(), tensor.shape.to_vec()))
+            .collect();
+        for (name, shape) in &expected {
+            match self.tensors.get(name) {
+                None => {
+                    return Err(WeightsError::Missing {
+                        name: name.clone(),
+                        expected: shape.clone(),
+                    });
+                }
+                Some((dtype, actual)) => {
+                    if actual != shape {
+                        return Err(WeightsError::Shape {
+                            name: name.clone(),
+                            expected: shape.clone(),
+                            actual: actual.clone(),
+                        });
+                    }
+                    if !matches!(dtype.as_str(), "F32" | "F16" | "BF16" | "F64") {
+                        return Err(WeightsError::DType {
+                            name: name.clone(),
+                            dtype: dtype.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        for (name, (_, shape)) in &self.tensors {
+            // PyTorch's BatchNorm counter has no meaning for inference; everything else must fit.
+            if !expected.contains_key(name) && !name.ends_with("num_batches_tracked") {
+                return Err(WeightsError::Unexpected {
+                    name: name.clone(),
+                    actual: shape.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Builds the model described by the file and loads its weights onto `device`.
+pub fn load_model(bytes: &[u8], device: &Device) -> Result<(ResNet, ModelInfo), WeightsError> {
+    let header = read_header(bytes)?;
+    let info = header.model_info()?;
+    let mut model = info.config.init(device);
+    load_into(&mut model, &header, bytes)?;
+    Ok((model, info))
+}
+
+/// Loads weights into an existing model of the right shape (checked first).
+pub fn load_into(
+    model: &mut ResNet,
+    header: &WeightsHeader,
+    bytes: &[u8],
+) -> Result<(), WeightsError> {
+    header.check_against(model)?;
+    let to_f32 = FloatCastAdapter::to(DType::F32);
+    let mut store = SafetensorsStore::from_bytes(Some(bytes.to_vec()));
+    store = match header.layout {
+        Layout::Burn => store.with_from_adapter(to_f32),
+        Layout::PyTorch => store.with_from_adapter(PyTorchToBurnAdapter.chain(to_f32)),
+    }
+    .allow_partial(true);
+    let result = model
+        .load_from(&mut store)
+        .map_err(|err| WeightsError::Apply(err.to_string()))?;
+    if let Some(error) = result.errors.first() {
+        return Err(WeightsError::Apply(error.to_string()));
+    }
+    if let Some((name, _)) = result.missing.first() {
+        return Err(WeightsError::Apply(format!(
+            "tensor `{name}` was not loaded"
+        )));
+    }
+    Ok(())
+}
+
+/// Lets a boxed adapter be chained like a concrete one.
+#[derive(Clone)]
+struct BoxedAdapter(Box<dyn ModuleAdapter>);
+
+impl ModuleAdapter for BoxedAdapter {
+    fn adapt(
+        &self,
+        tensor: burn::store::burn_pack::Tensor,
+        ctx: burn::store::ModuleContext<'_>,
+    ) -> burn::store::burn_pack::Tensor {
+        self.0.adapt(tensor, ctx)
+    }
+    fn clone_box(&self) -> Box<dyn ModuleAdapter> {
+        Box::new(self.clone())
+    }
+}

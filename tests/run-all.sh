@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs every check and test of the project: formatting, clippy (native and wasm32), the
+# shared crate's wasm32 build, and all Rust tests (unit, integration, end-to-end on real data
+# when ../shared/data/cifar-10-binary.tar.gz or $CIFAR10_ARCHIVE exists, wgpu on lavapipe).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/cifar-resnet/target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+step() { echo; echo "== $* ($(date +%H:%M:%S))"; }
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "clippy (native)"
+cargo clippy --release --workspace --all-targets -- -D warnings
+
+step "clippy (wasm32: the shared model crate)"
+cargo clippy --release -p cifar-model --target wasm32-unknown-unknown -- -D warnings
+
+step "tests"
+# Tests share the release build with the trainer (one build instead of two).
+cargo test --release --workspace -- --test-threads=2

@@ -1,0 +1,135 @@
+//! Running a model over a dataset: class probabilities, loss, accuracy and the confusion matrix.
+
+use burn::prelude::*;
+use burn::tensor::activation::softmax;
+use cifar_model::preprocess::{IMAGE_SIZE, planar_batch_to_tensor};
+use cifar_model::{Normalization, ResNet};
+use indicatif::ProgressBar;
+
+use crate::data::Dataset;
+
+/// The model's output for every image of a dataset.
+#[derive(Clone, Debug)]
+pub struct Predictions {
+    pub num_classes: usize,
+    /// Row-major `[images, classes]` softmax probabilities.
+    pub probabilities: Vec<f32>,
+    pub labels: Vec<u8>,
+    /// Mean cross-entropy of the true labels.
+    pub loss: f64,
+}
+
+impl Predictions {
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    pub fn probabilities_of(&self, index: usize) -> &[f32] {
+        &self.probabilities[index * self.num_classes..(index + 1) * self.num_classes]
+    }
+
+    /// Arg-max class of image `index` (first of equal maxima).
+    pub fn predicted(&self, index: usize) -> usize {
+        argmax(self.probabilities_of(index))
+    }
+
+    pub fn correct(&self) -> usize {
+        (0..self.len())
+            .filter(|&i| self.predicted(i) == self.labels[i] as usize)
+            .count()
+    }
+
+    pub fn accuracy(&self) -> f64 {
+        if self.is_empty() {
+            return 0.0;
+        }
+        self.correct() as f64 / self.len() as f64
+    }
+
+    /// `matrix[true][predicted]` counts.
+    pub fn confusion(&self) -> Vec<Vec<usize>> {
+        let mut matrix = vec![vec![0; self.num_classes]; self.num_classes];
+        for index in 0..self.len() {
+            matrix[self.labels[index] as usize][self.predicted(index)] += 1;
+        }
+        matrix
+    }
+
+    /// Accuracy of each true class (`None` for a class with no images).
+    pub fn per_class_accuracy(&self) -> Vec<Option<f64>> {
+        self.confusion()
+            .iter()
+            .enumerate()
+            .map(|(class, row)| {
+                let total: usize = row.iter().sum();
+                (total > 0).then(|| row[class] as f64 / total as f64)
+            })
+            .collect()
+    }
+}
+
+pub fn argmax(values: &[f32]) -> usize {
+    let mut best = 0;
+    for (index, value) in values.iter().enumerate() {
+        if *value > values[best] {
+            best = index;
+        }
+    }
+    best
+}
+
+/// Softmax probabilities for a batch of normalised images; with `tta` the average over the
+/// image and its mirror.
+pub fn batch_probabilities(model: &ResNet, images: Tensor<4>, tta: bool) -> Tensor<2> {
+    let probabilities = softmax(model.forward(images.clone()), 1);
+    if !tta {
+        return probabilities;
+    }
+    let mirrored = images.flip([3]);
+    (probabilities + softmax(model.forward(mirrored), 1)) / 2.0
+}
+
+/// Runs `model` (in inference mode) over `data` in batches.
+pub fn predict_dataset(
+    model: &ResNet,
+    data: &Dataset,
+    normalization: &Normalization,
+    batch_size: usize,
+    tta: bool,
+    device: &Device,
+    progress: Option<&ProgressBar>,
+) -> Predictions {
+    let num_classes = model.linear.weight.dims()[1];
+    let mut probabilities = Vec::with_capacity(data.len() * num_classes);
+    let indices: Vec<usize> = (0..data.len()).collect();
+    for chunk in indices.chunks(batch_size.max(1)) {
+        let images = planar_batch_to_tensor(&data.gather(chunk), normalization, device);
+        debug_assert_eq!(images.dims()[2], IMAGE_SIZE);
+        let batch = batch_probabilities(model, images, tta)
+            .into_data()
+            .convert::<f32>();
+        probabilities.extend_from_slice(batch.as_slice::<f32>().expect("f32 after convert"));
+        if let Some(progress) = progress {
+            progress.inc(chunk.len() as u64);
+        }
+    }
+    let loss = data
+        .labels
+        .iter()
+        .enumerate()
+        .map(|(i, &label)| {
+            -(probabilities[i * num_classes + label as usize].max(1e-12) as f64).ln()
+        })
+        .sum::<f64>()
+        / data.len().max(1) as f64;
+    Predictions {
+        num_classes,
+        probabilities,
+        labels: data.labels.clone(),
+        loss,
+    }
+}

@@ -1,0 +1,19 @@
+//! The native trainer for the CIFAR-10 ResNet: data, augmentation, training, evaluation,
+//! prediction, export, download and benchmarks. `main.rs` only parses the command line.
+
+pub mod augment;
+pub mod bench;
+pub mod checkpoint;
+pub mod cli;
+pub mod data;
+pub mod device;
+pub mod download;
+pub mod evaluate;
+pub mod fsutil;
+pub mod metrics;
+pub mod plot;
+pub mod predict;
+pub mod report;
+pub mod schedule;
+pub mod settings;
+pub mod training;

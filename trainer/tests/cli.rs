@@ -1,0 +1,426 @@
+//! End-to-end: the `trainer` binary on real CIFAR-10 images (train, resume, eval, predict,
+//! export) and every bad-input case giving a clear error and a non-zero exit, never a panic.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use cifar_trainer::metrics::EpochRecord;
+use image::{Rgb, RgbImage};
+
+fn trainer(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_trainer"))
+        .args(args)
+        .output()
+        .expect("runs the trainer")
+}
+
+fn ok(args: &[&str]) -> String {
+    let output = trainer(args);
+    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "trainer {args:?} failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    stdout
+}
+
+/// Runs a command that must fail cleanly; returns its error output.
+fn fails(args: &[&str]) -> String {
+    let output = trainer(args);
+    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+    assert!(!output.status.success(), "trainer {args:?} should fail");
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "exit code for {args:?}; stderr:\n{stderr}"
+    );
+    assert!(
+        !stderr.contains("panicked"),
+        "trainer {args:?} panicked:\n{stderr}"
+    );
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    stderr
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+/// A small, fast training config for the tests: narrow model, no warm-up.
+fn write_config(dir: &Path) -> PathBuf {
+    let path = dir.join("train-config.json");
+    std::fs::write(
+        &path,
+        r#"{"model": {"widths": [16, 32, 64, 128], "blocks": [2, 2, 2, 2], "num_classes": 10},
+            "epochs": 2, "batch_size": 32, "learning_rate": 0.05, "warmup_epochs": 0, "seed": 3}"#,
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn train_resume_eval_predict_export_on_real_images() {
+    let Some(archive) = common::real_archive() else {
+        println!("SKIPPED: no ../shared/data/cifar-10-binary.tar.gz and no CIFAR10_ARCHIVE set");
+        return;
+    };
+    let temp = tempfile::tempdir().unwrap();
+    let run = temp.path().join("run");
+    let config = write_config(temp.path());
+    let common_args = [
+        "--data",
+        p(&archive),
+        "--out",
+        p(&run),
+        "--device",
+        "cpu",
+        "--config",
+        p(&config),
+        "--train-limit",
+        "320",
+        "--test-limit",
+        "200",
+    ];
+
+    // Epoch 1, as if the run had been interrupted there...
+    let mut first = vec!["train"];
+    first.extend(common_args);
+    first.extend(["--epochs", "1"]);
+    let stdout = ok(&first);
+    assert!(stdout.contains("device: cpu"), "{stdout}");
+    assert!(run.join("checkpoint/state.json").is_file());
+    for file in [
+        "config.json",
+        "metrics.jsonl",
+        "curves.png",
+        "best.safetensors",
+        "model.safetensors",
+        "model-f16.safetensors",
+    ] {
+        assert!(run.join(file).is_file(), "{file} missing");
+    }
+    // ...then resumed for a second epoch. Other settings than --epochs may not change.
+    let mut changed = vec!["train"];
+    changed.extend(common_args);
+    changed.extend(["--epochs", "2", "--resume", "--lr", "0.5"]);
+    let error = fails(&changed);
+    assert!(error.contains("only --epochs may"), "{error}");
+    let mut resume = vec!["train"];
+    resume.extend(common_args);
+    resume.extend(["--epochs", "2", "--resume"]);
+    let stdout = ok(&resume);
+    assert!(stdout.contains("resuming after epoch 1"), "{stdout}");
+
+    let text = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    let records: Vec<EpochRecord> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        records.iter().map(|r| r.epoch).collect::<Vec<_>>(),
+        vec![1, 2]
+    );
+    assert!(
+        records[1].train_loss < records[0].train_loss,
+        "loss should go down: {records:?}"
+    );
+    assert!(
+        records
+            .iter()
+            .all(|r| r.images_per_second > 0.0 && r.learning_rate > 0.0)
+    );
+    let png = image::open(run.join("curves.png")).unwrap();
+    assert!(png.width() > 500);
+
+    // The exports load and carry the training summary.
+    let weights = run.join("model.safetensors");
+    let bytes = std::fs::read(&weights).unwrap();
+    let header = cifar_model::read_header(&bytes).unwrap();
+    let info = header.model_info().unwrap();
+    let training = info.training.expect("training summary");
+    assert_eq!(training.epochs, 2);
+    assert_eq!(training.train_images, 320);
+    assert_eq!(training.test_images, Some(200));
+
+    // eval: the accuracy in the file's metadata is reproduced on the same images.
+    let report = temp.path().join("report");
+    let stdout = ok(&[
+        "eval",
+        "--weights",
+        p(&weights),
+        "--data",
+        p(&archive),
+        "--out",
+        p(&report),
+        "--device",
+        "cpu",
+        "--test-limit",
+        "200",
+        "--train",
+        "--train-limit",
+        "320",
+    ]);
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report.join("summary.json")).unwrap())
+            .unwrap();
+    let accuracy = summary["test"]["accuracy"].as_f64().unwrap();
+    assert!(
+        (accuracy - training.test_accuracy.unwrap()).abs() < 1e-9,
+        "{accuracy} vs metadata"
+    );
+    assert!(summary["train"]["accuracy"].as_f64().is_some());
+    assert!(stdout.contains("confusion matrix"), "{stdout}");
+    let log = std::fs::read_to_string(report.join("predictions.log")).unwrap();
+    assert_eq!(log.lines().count(), 200);
+    assert!(log.lines().all(|line| {
+        let fields: Vec<&str> = line
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .split("][")
+            .collect();
+        fields.len() == 3
+            && fields[0].parse::<u8>().is_ok()
+            && fields[1].parse::<u8>().is_ok()
+            && (fields[2] == "True") == (fields[0] == fields[1])
+    }));
+    let confusion: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report.join("confusion.json")).unwrap())
+            .unwrap();
+    let total: u64 = confusion["matrix"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|row| row.as_array().unwrap())
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 200);
+    for png in ["confusion.png", "misclassified.png"] {
+        image::open(report.join(png)).unwrap();
+    }
+    ok(&[
+        "eval",
+        "--weights",
+        p(&run.join("model-f16.safetensors")),
+        "--data",
+        p(&archive),
+        "--out",
+        p(&temp.path().join("tta")),
+        "--device",
+        "cpu",
+        "--test-limit",
+        "50",
+        "--tta",
+    ]);
+
+    // predict: any size, grayscale and alpha.
+    let photo = temp.path().join("photo.jpg");
+    RgbImage::from_fn(200, 120, |x, y| Rgb([x as u8, y as u8, 90]))
+        .save(&photo)
+        .unwrap();
+    let gray = temp.path().join("gray.png");
+    image::GrayImage::from_pixel(20, 50, image::Luma([100]))
+        .save(&gray)
+        .unwrap();
+    let alpha = temp.path().join("alpha.png");
+    image::RgbaImage::from_pixel(33, 33, image::Rgba([10, 200, 10, 100]))
+        .save(&alpha)
+        .unwrap();
+    let stdout = ok(&[
+        "predict",
+        "--weights",
+        p(&weights),
+        p(&photo),
+        p(&gray),
+        p(&alpha),
+    ]);
+    assert_eq!(stdout.matches('%').count(), 15, "{stdout}");
+    let json = ok(&["predict", "--weights", p(&weights), "--json", p(&photo)]);
+    let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let probabilities: Vec<f64> = parsed[0]["probabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert_eq!(probabilities.len(), 10);
+    assert!((probabilities.iter().sum::<f64>() - 1.0).abs() < 1e-4);
+
+    // export to PyTorch layout and back: the same predictions.
+    let exported = temp.path().join("pytorch.safetensors");
+    ok(&[
+        "export",
+        "--weights",
+        p(&weights),
+        "--out",
+        p(&exported),
+        "--format",
+        "pytorch",
+    ]);
+    let again = ok(&["predict", "--weights", p(&exported), "--json", p(&photo)]);
+    let again: serde_json::Value = serde_json::from_str(&again).unwrap();
+    assert_eq!(again[0]["top"], parsed[0]["top"]);
+
+    // A second fresh run into the same folder is refused (nothing is overwritten).
+    let mut again = vec!["train"];
+    again.extend(common_args);
+    let error = fails(&again);
+    assert!(error.contains("--resume"), "{error}");
+}
+
+#[test]
+fn diverging_training_stops_with_a_clear_message() {
+    let temp = tempfile::tempdir().unwrap();
+    common::write_binary_dir(temp.path(), 40, 20);
+    let run = temp.path().join("run");
+    let config = write_config(temp.path());
+    let error = fails(&[
+        "train",
+        "--data",
+        p(temp.path()),
+        "--out",
+        p(&run),
+        "--device",
+        "cpu",
+        "--config",
+        p(&config),
+        "--lr",
+        "1e30",
+    ]);
+    assert!(error.contains("loss became"), "{error}");
+    assert!(!run.join("model.safetensors").exists());
+    assert!(!run.join("checkpoint").exists());
+}
+
+#[test]
+fn bad_inputs_fail_cleanly_naming_the_file() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path();
+    let out = dir.join("out");
+    let out_s = p(&out);
+
+    // Missing data.
+    let error = fails(&[
+        "train",
+        "--data",
+        p(&dir.join("missing")),
+        "--out",
+        out_s,
+        "--device",
+        "cpu",
+    ]);
+    assert!(
+        error.contains("missing") && error.contains("does not exist"),
+        "{error}"
+    );
+
+    // Truncated batch file, bad label.
+    let data = dir.join("data");
+    let batches = common::write_binary_dir(&data, 4, 4);
+    let mut bytes = std::fs::read(batches.join("data_batch_2.bin")).unwrap();
+    bytes.truncate(5000);
+    std::fs::write(batches.join("data_batch_2.bin"), &bytes).unwrap();
+    let error = fails(&[
+        "train",
+        "--data",
+        p(&data),
+        "--out",
+        out_s,
+        "--device",
+        "cpu",
+    ]);
+    assert!(error.contains("data_batch_2.bin"), "{error}");
+    common::write_binary_dir(&data, 4, 4);
+    let mut bytes = std::fs::read(batches.join("test_batch.bin")).unwrap();
+    bytes[0] = 10;
+    std::fs::write(batches.join("test_batch.bin"), &bytes).unwrap();
+    let error = fails(&[
+        "eval",
+        "--weights",
+        p(&dir.join("none.safetensors")),
+        "--data",
+        p(&data),
+        "--out",
+        out_s,
+        "--device",
+        "cpu",
+    ]);
+    assert!(error.contains("none.safetensors"), "{error}");
+
+    // Weights: garbage, hostile header length, and another shape than the metadata says.
+    let garbage = dir.join("garbage.safetensors");
+    std::fs::write(&garbage, b"\x00\x01garbage").unwrap();
+    let hostile = dir.join("hostile.safetensors");
+    let mut header = (u64::MAX / 2).to_le_bytes().to_vec();
+    header.extend_from_slice(b"{\"a\":1}");
+    std::fs::write(&hostile, &header).unwrap();
+    let image = dir.join("cat.png");
+    RgbImage::from_pixel(32, 32, Rgb([1, 2, 3]))
+        .save(&image)
+        .unwrap();
+    for weights in [&garbage, &hostile] {
+        let error = fails(&["predict", "--weights", p(weights), p(&image)]);
+        assert!(
+            error.contains(p(weights)) && error.contains("safetensors"),
+            "{error}"
+        );
+    }
+    let device = burn::tensor::Device::flex();
+    let narrow = cifar_model::ResNetConfig::narrow().init(&device);
+    let info = cifar_model::ModelInfo::cifar10(cifar_model::ResNetConfig::new());
+    let bytes = cifar_model::to_safetensors(
+        &narrow,
+        &info,
+        cifar_model::Precision::F32,
+        cifar_model::Layout::Burn,
+    )
+    .unwrap();
+    let wrong_shape = dir.join("wrong-shape.safetensors");
+    std::fs::write(&wrong_shape, bytes).unwrap();
+    let error = fails(&["predict", "--weights", p(&wrong_shape), p(&image)]);
+    assert!(
+        error.contains("wrong-shape.safetensors")
+            && error.contains("conv1.weight")
+            && error.contains("expects"),
+        "{error}"
+    );
+
+    // Unreadable image.
+    let good = dir.join("good.safetensors");
+    let ok_bytes = cifar_model::to_safetensors(
+        &narrow,
+        &cifar_model::ModelInfo::cifar10(cifar_model::ResNetConfig::narrow()),
+        cifar_model::Precision::F32,
+        cifar_model::Layout::Burn,
+    )
+    .unwrap();
+    std::fs::write(&good, ok_bytes).unwrap();
+    let not_image = dir.join("notes.png");
+    std::fs::write(&not_image, b"hello").unwrap();
+    let error = fails(&["predict", "--weights", p(&good), p(&not_image)]);
+    assert!(error.contains("notes.png"), "{error}");
+    let error = fails(&["predict", "--weights", p(&good), p(&dir.join("absent.jpg"))]);
+    assert!(error.contains("absent.jpg"), "{error}");
+
+    // Bad config file.
+    let bad_config = dir.join("bad.json");
+    std::fs::write(&bad_config, "{\"epochs\": \"many\"}").unwrap();
+    let error = fails(&[
+        "train",
+        "--data",
+        p(&data),
+        "--out",
+        out_s,
+        "--config",
+        p(&bad_config),
+    ]);
+    assert!(error.contains("bad.json"), "{error}");
+
+    // Nothing already written is destroyed by a failing export.
+    let target = dir.join("keep.safetensors");
+    std::fs::write(&target, b"precious").unwrap();
+    fails(&["export", "--weights", p(&garbage), "--out", p(&target)]);
+    assert_eq!(std::fs::read(&target).unwrap(), b"precious");
+}
