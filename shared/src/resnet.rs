@@ -84,6 +84,17 @@ impl ResNet {
         self.linear.forward(x)
     }
 
+    /// Learnable parameters, counted as PyTorch's `sum(p.numel() for p in model.parameters())`:
+    /// BatchNorm running statistics are buffers there, while Burn's `num_params` includes them.
+    pub fn num_learnable_params(&self) -> usize {
+        use burn::store::ModuleSnapshot;
+        self.collect(None, None, false)
+            .iter()
+            .filter(|tensor| !tensor.name.ends_with("running_mean") && !tensor.name.ends_with("running_var"))
+            .map(|tensor| tensor.shape.iter().product::<usize>())
+            .sum()
+    }
+
     /// The four stages in order.
     pub fn stages(&self) -> [&Vec<BasicBlock>; 4] {
         [&self.layer1, &self.layer2, &self.layer3, &self.layer4]

@@ -16,9 +16,10 @@ fn names(model: &ResNet) -> Vec<String> {
 #[test]
 fn default_config_is_the_reports_resnet18_with_pytorchs_parameter_count() {
     let model = ResNetConfig::new().init(&Device::flex());
-    // torchvision-style count of kuangliu/pytorch-cifar's ResNet18(): weights, biases and
-    // BatchNorm affine parameters (running statistics are buffers, not parameters).
-    assert_eq!(model.num_params(), 11_173_962);
+    // PyTorch's count for kuangliu/pytorch-cifar's ResNet18(): weights, biases and BatchNorm
+    // affine parameters; the running statistics (2 × 4,800 values) are buffers there.
+    assert_eq!(model.num_learnable_params(), 11_173_962);
+    assert_eq!(model.num_params(), 11_173_962 + 9_600);
 }
 
 #[test]

@@ -278,8 +278,7 @@ fn training_config(args: &TrainArgs) -> Result<TrainingConfig> {
         None
     };
     let mut config = match (&args.config, &saved) {
-        (Some(path), _) => TrainingConfig::load(path)
-            .map_err(|err| anyhow::anyhow!("reading the config {}: {err}", path.display()))?,
+        (Some(path), _) => TrainingConfig::load_partial(path)?,
         (None, Some(saved)) => saved.clone(),
         (None, None) => TrainingConfig::new(),
     };

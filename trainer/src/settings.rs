@@ -1,7 +1,11 @@
 //! The training configuration: one JSON file (`--config`) plus command-line overrides, saved as
 //! `config.json` in the run directory.
 
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
 use burn::config::Config;
+use serde_json::Value;
 use cifar_model::ResNetConfig;
 
 use crate::augment::AugmentConfig;
@@ -45,6 +49,17 @@ pub struct TrainingConfig {
 }
 
 impl TrainingConfig {
+    /// Reads a JSON config file; fields it leaves out keep their defaults (nested ones too),
+    /// unknown fields are errors (a typo must not be silently ignored).
+    pub fn load_partial(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading the config {}", path.display()))?;
+        let overrides: Value = serde_json::from_str(&text)
+            .with_context(|| format!("the config {} is not valid JSON", path.display()))?;
+        let mut merged = serde_json::to_value(TrainingConfig::new())?;
+        merge(&mut merged, overrides, "").with_context(|| format!("the config {}", path.display()))?;
+        serde_json::from_value(merged).with_context(|| format!("the config {}", path.display()))
+    }
+
     pub fn validate(&self) -> Result<(), String> {
         self.model.validate()?;
         if self.epochs == 0 {
@@ -79,6 +94,26 @@ impl TrainingConfig {
             total_steps: self.epochs * steps_per_epoch,
             restart_period: self.restart_epochs.map(|epochs| epochs * steps_per_epoch),
             restart_mult: self.restart_mult,
+        }
+    }
+}
+
+/// Deep-merges `overrides` into `base`, refusing keys that `base` does not have.
+fn merge(base: &mut Value, overrides: Value, path: &str) -> Result<()> {
+    match (base, overrides) {
+        (Value::Object(base), Value::Object(overrides)) => {
+            for (key, value) in overrides {
+                let field = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+                match base.get_mut(&key) {
+                    Some(slot) => merge(slot, value, &field)?,
+                    None => bail!("unknown field `{field}`"),
+                }
+            }
+            Ok(())
+        }
+        (slot, value) => {
+            *slot = value;
+            Ok(())
         }
     }
 }

@@ -382,8 +382,8 @@ fn bad_inputs_fail_cleanly_naming_the_file() {
     let error = fails(&["predict", "--weights", p(&wrong_shape), p(&image)]);
     assert!(
         error.contains("wrong-shape.safetensors")
-            && error.contains("conv1.weight")
-            && error.contains("expects"),
+            && error.contains("bn1.beta")
+            && error.contains("expects [64]"),
         "{error}"
     );
 

@@ -85,3 +85,21 @@ fn bad_configs_are_rejected() {
             .is_err()
     );
 }
+
+#[test]
+fn partial_config_files_keep_defaults_and_reject_unknown_fields() {
+    let temp = tempfile::tempdir().unwrap();
+    let path = temp.path().join("config.json");
+    std::fs::write(&path, r#"{"epochs": 3, "augment": {"rotation_degrees": 0.0}}"#).unwrap();
+    let config = TrainingConfig::load_partial(&path).unwrap();
+    assert_eq!(config.epochs, 3);
+    assert_eq!(config.augment.rotation_degrees, 0.0);
+    assert!(config.augment.flip);
+    assert_eq!(config.batch_size, TrainingConfig::new().batch_size);
+
+    std::fs::write(&path, r#"{"augment": {"rotaton_degrees": 5}}"#).unwrap();
+    let error = format!("{:#}", TrainingConfig::load_partial(&path).unwrap_err());
+    assert!(error.contains("augment.rotaton_degrees"), "{error}");
+    std::fs::write(&path, r#"{"epochs": "many"}"#).unwrap();
+    assert!(TrainingConfig::load_partial(&path).is_err());
+}
