@@ -19,12 +19,17 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pytorch_resnet import MODELS, ResNet  # noqa: E402
 
 
-def measure(name, train_batch, infer_batch, warmup, iterations):
+def sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def measure(name, train_batch, infer_batch, warmup, iterations, device):
     torch.manual_seed(0)
-    model = ResNet(**MODELS[name])
+    model = ResNet(**MODELS[name]).to(device)
     optim = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    images = torch.randn(train_batch, 3, 32, 32)
-    labels = torch.arange(train_batch) % 10
+    images = torch.randn(train_batch, 3, 32, 32, device=device)
+    labels = torch.arange(train_batch, device=device) % 10
     model.train()
     elapsed = 0.0
     for i in range(warmup + iterations):
@@ -33,12 +38,13 @@ def measure(name, train_batch, infer_batch, warmup, iterations):
         loss = F.cross_entropy(model(images), labels)
         loss.backward()
         optim.step()
+        loss.item()
         if i >= warmup:
             elapsed += time.perf_counter() - start
     train = iterations * train_batch / elapsed
 
     model.eval()
-    images = torch.randn(infer_batch, 3, 32, 32)
+    images = torch.randn(infer_batch, 3, 32, 32, device=device)
     elapsed = 0.0
     with torch.no_grad():
         for i in range(warmup + iterations):
@@ -58,16 +64,18 @@ def main():
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--iterations", type=int, default=5)
     parser.add_argument("--model", choices=sorted(MODELS), action="append")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     results = {}
     for name in args.model or ["resnet18", "narrow"]:
-        results[name] = measure(name, args.train_batch, args.infer_batch, args.warmup, args.iterations)
+        results[name] = measure(name, args.train_batch, args.infer_batch, args.warmup, args.iterations,
+                                torch.device(args.device))
         r = results[name]
         print(f"{name}: train {r['train_images_per_second']:.1f} img/s (batch {args.train_batch}), "
               f"inference {r['infer_images_per_second']:.1f} img/s (batch {args.infer_batch}) "
-              f"[PyTorch {torch.__version__}, {args.threads} threads]")
+              f"[PyTorch {torch.__version__}, {args.device}, {args.threads} threads]")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)

@@ -90,7 +90,9 @@ impl ResNet {
         use burn::store::ModuleSnapshot;
         self.collect(None, None, false)
             .iter()
-            .filter(|tensor| !tensor.name.ends_with("running_mean") && !tensor.name.ends_with("running_var"))
+            .filter(|tensor| {
+                !tensor.name.ends_with("running_mean") && !tensor.name.ends_with("running_var")
+            })
             .map(|tensor| tensor.shape.iter().product::<usize>())
             .sum()
     }

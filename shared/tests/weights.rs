@@ -46,7 +46,9 @@ fn info() -> ModelInfo {
 
 /// A fixed input (not drawn from the device RNG, which tests running in parallel share).
 fn input() -> Tensor<4> {
-    let values: Vec<f32> = (0..4 * 3 * 32 * 32).map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0).collect();
+    let values: Vec<f32> = (0..4 * 3 * 32 * 32)
+        .map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0)
+        .collect();
     Tensor::from_data(TensorData::new(values, [4, 3, 32, 32]), &device())
 }
 

@@ -37,7 +37,7 @@ pub struct ImageTransform {
 
 impl AugmentConfig {
     pub fn is_identity(&self) -> bool {
-        !(self.crop && self.padding > 0) && !self.flip && self.rotation_degrees == 0.0
+        !(self.flip || self.crop && self.padding > 0) && self.rotation_degrees == 0.0
     }
 
     /// Draws the transforms of one batch.

@@ -31,6 +31,9 @@ fn plot_error<E: std::fmt::Debug>(error: E) -> anyhow::Error {
     anyhow!("drawing failed: {error:?}")
 }
 
+/// A named series of `(epoch, value)` points in one colour.
+type Line<'a> = (&'a str, Vec<(f64, f64)>, RGBColor);
+
 /// Accuracy (left) and loss (right) per epoch, train and test.
 pub fn training_curves(records: &[EpochRecord], path: &Path) -> Result<()> {
     register_fonts();
@@ -83,7 +86,7 @@ fn draw_lines(
     y_label: &str,
     last_epoch: usize,
     y_range: std::ops::Range<f64>,
-    lines: &[(&str, Vec<(f64, f64)>, RGBColor)],
+    lines: &[Line],
 ) -> Result<()> {
     let x_start = if last_epoch > 1 { 1.0 } else { 0.0 };
     let mut chart = ChartBuilder::on(area)

@@ -5,8 +5,8 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use burn::config::Config;
-use serde_json::Value;
 use cifar_model::ResNetConfig;
+use serde_json::Value;
 
 use crate::augment::AugmentConfig;
 use crate::schedule::LrSchedule;
@@ -52,11 +52,13 @@ impl TrainingConfig {
     /// Reads a JSON config file; fields it leaves out keep their defaults (nested ones too),
     /// unknown fields are errors (a typo must not be silently ignored).
     pub fn load_partial(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading the config {}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the config {}", path.display()))?;
         let overrides: Value = serde_json::from_str(&text)
             .with_context(|| format!("the config {} is not valid JSON", path.display()))?;
         let mut merged = serde_json::to_value(TrainingConfig::new())?;
-        merge(&mut merged, overrides, "").with_context(|| format!("the config {}", path.display()))?;
+        merge(&mut merged, overrides, "")
+            .with_context(|| format!("the config {}", path.display()))?;
         serde_json::from_value(merged).with_context(|| format!("the config {}", path.display()))
     }
 
@@ -103,7 +105,11 @@ fn merge(base: &mut Value, overrides: Value, path: &str) -> Result<()> {
     match (base, overrides) {
         (Value::Object(base), Value::Object(overrides)) => {
             for (key, value) in overrides {
-                let field = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+                let field = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
                 match base.get_mut(&key) {
                     Some(slot) => merge(slot, value, &field)?,
                     None => bail!("unknown field `{field}`"),

@@ -90,7 +90,11 @@ fn bad_configs_are_rejected() {
 fn partial_config_files_keep_defaults_and_reject_unknown_fields() {
     let temp = tempfile::tempdir().unwrap();
     let path = temp.path().join("config.json");
-    std::fs::write(&path, r#"{"epochs": 3, "augment": {"rotation_degrees": 0.0}}"#).unwrap();
+    std::fs::write(
+        &path,
+        r#"{"epochs": 3, "augment": {"rotation_degrees": 0.0}}"#,
+    )
+    .unwrap();
     let config = TrainingConfig::load_partial(&path).unwrap();
     assert_eq!(config.epochs, 3);
     assert_eq!(config.augment.rotation_degrees, 0.0);

@@ -27,7 +27,7 @@ pub fn parse_records(bytes: &[u8], source: &str) -> Result<Dataset> {
     if bytes.is_empty() {
         bail!("{source} is empty");
     }
-    if bytes.len() % RECORD_BYTES != 0 {
+    if !bytes.len().is_multiple_of(RECORD_BYTES) {
         bail!(
             "{source} is {} bytes, not a whole number of {RECORD_BYTES}-byte records \
              (truncated or not a CIFAR-10 batch file)",
