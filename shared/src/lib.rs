@@ -6,6 +6,7 @@
 pub mod block;
 pub mod classes;
 pub mod config;
+pub mod fold;
 pub mod metadata;
 pub mod preprocess;
 pub mod resnet;
@@ -13,6 +14,7 @@ pub mod weights;
 
 pub use classes::{CLASS_NAMES, NUM_CLASSES};
 pub use config::ResNetConfig;
+pub use fold::{Classifier, FoldedResNet};
 pub use metadata::{ModelInfo, TrainingSummary};
 pub use preprocess::Normalization;
 pub use resnet::ResNet;

@@ -286,3 +286,29 @@ fn corrupt_metadata_names_the_field() {
         );
     }
 }
+
+#[test]
+fn folding_batchnorm_keeps_the_logits() {
+    use cifar_model::Classifier;
+    let model = trained_like_model();
+    let folded = model.fold_batchnorm();
+    let (a, b) = (
+        logits(&model),
+        folded
+            .logits(input())
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap(),
+    );
+    let error = max_abs_diff(&a, &b);
+    println!("folded BatchNorm: max |Δlogit| = {error:e}");
+    assert!(error < 1e-4, "folding changed the logits by {error}");
+    // Every BatchNorm is gone: 20 in the narrow ResNet-18 layout, none left.
+    assert_eq!(folded.blocks.len(), 8);
+    assert!(
+        folded
+            .blocks
+            .iter()
+            .all(|b| b.conv1.bias.is_some() && b.conv2.bias.is_some())
+    );
+}

@@ -13,7 +13,7 @@ use burn::optim::momentum::MomentumConfig;
 use burn::optim::{GradientsParams, SgdConfig};
 use burn::prelude::*;
 use burn::tensor::Distribution;
-use cifar_model::ResNetConfig;
+use cifar_model::{Classifier, ResNetConfig};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug)]
@@ -29,6 +29,9 @@ pub struct BenchSettings {
 pub struct Throughput {
     pub train_images_per_second: f64,
     pub infer_images_per_second: f64,
+    /// Inference with BatchNorm folded into the convolutions (what eval and predict run).
+    #[serde(default)]
+    pub infer_folded_images_per_second: Option<f64>,
 }
 
 pub fn models() -> Vec<(&'static str, ResNetConfig)> {
@@ -78,19 +81,25 @@ pub fn measure(config: &ResNetConfig, settings: &BenchSettings, device: &Device)
         Distribution::Normal(0.0, 1.0),
         device,
     );
+    let infer = inference_rate(&model, &images, settings);
+    let infer_folded = inference_rate(&model.fold_batchnorm(), &images, settings);
+    Throughput {
+        train_images_per_second: train,
+        infer_images_per_second: infer,
+        infer_folded_images_per_second: Some(infer_folded),
+    }
+}
+
+fn inference_rate(model: &impl Classifier, images: &Tensor<4>, settings: &BenchSettings) -> f64 {
     let mut elapsed = 0.0;
     for iteration in 0..settings.warmup + settings.iterations {
         let started = Instant::now();
-        let _ = model.forward(images.clone()).sum().into_scalar::<f32>();
+        let _ = model.logits(images.clone()).sum().into_scalar::<f32>(); // waits for the device
         if iteration >= settings.warmup {
             elapsed += started.elapsed().as_secs_f64();
         }
     }
-    let infer = (settings.iterations * settings.infer_batch) as f64 / elapsed;
-    Throughput {
-        train_images_per_second: train,
-        infer_images_per_second: infer,
-    }
+    (settings.iterations * images.dims()[0]) as f64 / elapsed
 }
 
 /// Reads `{"resnet18": {"train_images_per_second": …, "infer_images_per_second": …}, …}`.

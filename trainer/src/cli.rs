@@ -323,6 +323,7 @@ pub fn load_weights(path: &Path, device: &Device) -> Result<(ResNet, ModelInfo)>
 fn eval_cmd(args: EvalArgs) -> Result<()> {
     let device = choose_device(args.device);
     let (model, info) = load_weights(&args.weights, &device)?;
+    let model = model.fold_batchnorm();
     let mut limits = Limits {
         train: args.data.train_limit,
         test: args.data.test_limit,
@@ -392,6 +393,7 @@ fn eval_cmd(args: EvalArgs) -> Result<()> {
 fn predict_cmd(args: PredictArgs) -> Result<()> {
     let device = device::select(args.device).device;
     let (model, info) = load_weights(&args.weights, &device)?;
+    let model = model.fold_batchnorm();
     let mut results = Vec::new();
     for path in &args.images {
         results.push(crate::predict::predict_file(
@@ -455,18 +457,21 @@ fn bench_cmd(args: BenchArgs) -> Result<()> {
     for (name, config) in selected {
         let result = bench::measure(&config, &settings, &device);
         println!(
-            "{name}: train {:.1} img/s (batch {}), inference {:.1} img/s (batch {})",
+            "{name}: train {:.1} img/s (batch {}), inference {:.1} img/s, BatchNorm folded {:.1} img/s (batch {})",
             result.train_images_per_second,
             settings.train_batch,
             result.infer_images_per_second,
+            result.infer_folded_images_per_second.unwrap_or(f64::NAN),
             settings.infer_batch
         );
         if let Some(reference) = reference.as_ref().and_then(|r| r.get(name)) {
             println!(
-                "{name}: vs reference: train {:.2}× ({:.1} img/s), inference {:.2}× ({:.1} img/s)",
+                "{name}: vs reference: train {:.2}× ({:.1} img/s), inference {:.2}×, folded {:.2}× ({:.1} img/s)",
                 result.train_images_per_second / reference.train_images_per_second,
                 reference.train_images_per_second,
                 result.infer_images_per_second / reference.infer_images_per_second,
+                result.infer_folded_images_per_second.unwrap_or(f64::NAN)
+                    / reference.infer_images_per_second,
                 reference.infer_images_per_second
             );
         }

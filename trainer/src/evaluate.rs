@@ -3,7 +3,7 @@
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
 use cifar_model::preprocess::{IMAGE_SIZE, planar_batch_to_tensor};
-use cifar_model::{Normalization, ResNet};
+use cifar_model::{Classifier, Normalization};
 use indicatif::ProgressBar;
 
 use crate::data::Dataset;
@@ -84,18 +84,18 @@ pub fn argmax(values: &[f32]) -> usize {
 
 /// Softmax probabilities for a batch of normalised images; with `tta` the average over the
 /// image and its mirror.
-pub fn batch_probabilities(model: &ResNet, images: Tensor<4>, tta: bool) -> Tensor<2> {
-    let probabilities = softmax(model.forward(images.clone()), 1);
+pub fn batch_probabilities(model: &impl Classifier, images: Tensor<4>, tta: bool) -> Tensor<2> {
+    let probabilities = softmax(model.logits(images.clone()), 1);
     if !tta {
         return probabilities;
     }
     let mirrored = images.flip([3]);
-    (probabilities + softmax(model.forward(mirrored), 1)) / 2.0
+    (probabilities + softmax(model.logits(mirrored), 1)) / 2.0
 }
 
 /// Runs `model` (in inference mode) over `data` in batches.
 pub fn predict_dataset(
-    model: &ResNet,
+    model: &impl Classifier,
     data: &Dataset,
     normalization: &Normalization,
     batch_size: usize,
@@ -103,15 +103,15 @@ pub fn predict_dataset(
     device: &Device,
     progress: Option<&ProgressBar>,
 ) -> Predictions {
-    let num_classes = model.linear.weight.dims()[1];
-    let mut probabilities = Vec::with_capacity(data.len() * num_classes);
+    let mut probabilities = Vec::new();
+    let mut num_classes = 0;
     let indices: Vec<usize> = (0..data.len()).collect();
     for chunk in indices.chunks(batch_size.max(1)) {
         let images = planar_batch_to_tensor(&data.gather(chunk), normalization, device);
         debug_assert_eq!(images.dims()[2], IMAGE_SIZE);
-        let batch = batch_probabilities(model, images, tta)
-            .into_data()
-            .convert::<f32>();
+        let batch = batch_probabilities(model, images, tta);
+        num_classes = batch.dims()[1];
+        let batch = batch.into_data().convert::<f32>();
         probabilities.extend_from_slice(batch.as_slice::<f32>().expect("f32 after convert"));
         if let Some(progress) = progress {
             progress.inc(chunk.len() as u64);

@@ -5,7 +5,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use burn::prelude::*;
 use cifar_model::preprocess::image_to_tensor;
-use cifar_model::{ModelInfo, ResNet};
+use cifar_model::{Classifier, ModelInfo};
 use serde::Serialize;
 
 use crate::evaluate::batch_probabilities;
@@ -20,7 +20,7 @@ pub struct Prediction {
 }
 
 pub fn predict_file(
-    model: &ResNet,
+    model: &impl Classifier,
     info: &ModelInfo,
     path: &Path,
     top_k: usize,

@@ -195,8 +195,10 @@ pub fn train(run: Run) -> Result<Outcome> {
         bar.finish_and_clear();
 
         let eval_model = model.valid();
+        // Evaluated exactly as `eval` does (BatchNorm folded), so that the accuracy stored in
+        // the weights' metadata is what `eval` reproduces.
         let test = predict_dataset(
-            &eval_model,
+            &eval_model.fold_batchnorm(),
             test_data,
             &normalization,
             config.eval_batch_size,
