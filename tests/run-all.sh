@@ -4,7 +4,7 @@
 # when ../shared/data/cifar-10-binary.tar.gz or $CIFAR10_ARCHIVE exists, wgpu on lavapipe).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/cifar-resnet/target}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 step() { echo; echo "== $* ($(date +%H:%M:%S))"; }
@@ -19,5 +19,9 @@ step "clippy (wasm32: the shared model crate)"
 cargo clippy --release -p cifar-model --target wasm32-unknown-unknown -- -D warnings
 
 step "tests"
+archive="${CIFAR10_ARCHIVE:-../shared/data/cifar-10-binary.tar.gz}"
+if [ ! -e "$archive" ]; then
+  echo "NOTE: $archive not found (set CIFAR10_ARCHIVE): the end-to-end test on real images is SKIPPED"
+fi
 # Tests share the release build with the trainer (one build instead of two).
 cargo test --release --workspace -- --test-threads=2

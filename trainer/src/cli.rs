@@ -10,7 +10,7 @@ use cifar_model::{Layout, ModelInfo, Precision, ResNet, ResNetConfig};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::bench::{self, BenchSettings};
-use crate::data::{Cifar10, Limits};
+use crate::data::{Cifar10, Dataset, Limits};
 use crate::device::{self, DeviceChoice};
 use crate::download::{self, Checksum, Download};
 use crate::evaluate::predict_dataset;
@@ -88,12 +88,16 @@ pub struct TrainArgs {
     /// Training config JSON (see `config.json` of any run); flags below override it.
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// Epochs to train (default 30). With --resume, raising it extends the run.
     #[arg(long)]
     pub epochs: Option<usize>,
+    /// Training batch size (default 128).
     #[arg(long)]
     pub batch_size: Option<usize>,
+    /// Peak learning rate after warm-up (default 0.1).
     #[arg(long)]
     pub lr: Option<f64>,
+    /// Seed for initialisation, shuffling and augmentation (default 42).
     #[arg(long)]
     pub seed: Option<u64>,
     /// Model width preset (overrides the config's model).
@@ -332,18 +336,21 @@ fn eval_cmd(args: EvalArgs) -> Result<()> {
         limits.train = Some(0);
     }
     let data = Cifar10::load(&args.data.data, limits)?;
-    let progress = show_progress();
-    let bar = training::progress_bar(progress, data.test.len() as u64, "test");
-    let test = predict_dataset(
-        &model,
-        &data.test,
-        &info.normalization,
-        args.batch_size,
-        args.tta,
-        &device,
-        Some(&bar),
-    );
-    bar.finish_and_clear();
+    let evaluate = |split: &Dataset, name: &str| {
+        let bar = training::progress_bar(show_progress(), split.len() as u64, name);
+        let predictions = predict_dataset(
+            &model,
+            split,
+            &info.normalization,
+            args.batch_size,
+            args.tta,
+            &device,
+            Some(&bar),
+        );
+        bar.finish_and_clear();
+        predictions
+    };
+    let test = evaluate(&data.test, "test");
     println!(
         "test accuracy: {:.2}% ({}/{}), loss {:.4}{}",
         100.0 * test.accuracy(),
@@ -359,17 +366,7 @@ fn eval_cmd(args: EvalArgs) -> Result<()> {
         "test": report::split_summary(&test),
     });
     if args.train {
-        let bar = training::progress_bar(progress, data.train.len() as u64, "train");
-        let train = predict_dataset(
-            &model,
-            &data.train,
-            &info.normalization,
-            args.batch_size,
-            args.tta,
-            &device,
-            Some(&bar),
-        );
-        bar.finish_and_clear();
+        let train = evaluate(&data.train, "train");
         println!(
             "train accuracy: {:.2}% ({}/{})",
             100.0 * train.accuracy(),

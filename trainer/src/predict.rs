@@ -4,11 +4,10 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use burn::prelude::*;
+use burn::tensor::activation::softmax;
 use cifar_model::preprocess::image_to_tensor;
 use cifar_model::{Classifier, ModelInfo};
 use serde::Serialize;
-
-use crate::evaluate::batch_probabilities;
 
 #[derive(Debug, Serialize)]
 pub struct Prediction {
@@ -17,6 +16,8 @@ pub struct Prediction {
     pub top: Vec<(String, f32)>,
     /// Probabilities of every class, in label order.
     pub probabilities: Vec<f32>,
+    /// The raw logits (what a PyTorch model returns), in label order.
+    pub logits: Vec<f32>,
 }
 
 pub fn predict_file(
@@ -33,11 +34,16 @@ pub fn predict_file(
         .decode()
         .with_context(|| format!("{} is not a readable image", path.display()))?;
     let input = image_to_tensor(&image, &info.normalization, device);
-    let probabilities: Vec<f32> = batch_probabilities(model, input, false)
-        .into_data()
-        .convert::<f32>()
-        .try_to_vec::<f32>()
-        .expect("f32 after convert");
+    let logits = model.logits(input);
+    let to_vec = |tensor: Tensor<2>| -> Vec<f32> {
+        tensor
+            .into_data()
+            .convert::<f32>()
+            .try_to_vec::<f32>()
+            .expect("f32 after convert")
+    };
+    let probabilities = to_vec(softmax(logits.clone(), 1));
+    let logits = to_vec(logits);
     let mut order: Vec<usize> = (0..probabilities.len()).collect();
     order.sort_by(|&a, &b| probabilities[b].total_cmp(&probabilities[a]));
     let top = order
@@ -49,5 +55,6 @@ pub fn predict_file(
         file: path.display().to_string(),
         top,
         probabilities,
+        logits,
     })
 }
