@@ -110,9 +110,35 @@ pub fn to_safetensors(
     model
         .save_into(&mut store)
         .map_err(|err| WeightsError::Write(err.to_string()))?;
-    store
+    let bytes = store
         .get_bytes()
-        .map_err(|err| WeightsError::Write(err.to_string()))
+        .map_err(|err| WeightsError::Write(err.to_string()))?;
+    match layout {
+        Layout::Burn => Ok(bytes),
+        Layout::PyTorch => with_batch_counters(&bytes),
+    }
+}
+
+/// Adds PyTorch's `num_batches_tracked` buffer (int64 scalar) beside every BatchNorm, so that
+/// `load_state_dict(strict=True)` finds every key it expects. PyTorch reads the counter only
+/// when a BatchNorm has `momentum=None`; we do not count batches, so it is 0.
+fn with_batch_counters(bytes: &[u8]) -> Result<Vec<u8>, WeightsError> {
+    let write_error = |err: safetensors::SafeTensorError| WeightsError::Write(err.to_string());
+    let (_, header) = SafeTensors::read_metadata(bytes).map_err(write_error)?;
+    let tensors = SafeTensors::deserialize(bytes).map_err(write_error)?;
+    let zero = 0i64.to_le_bytes();
+    let mut views = tensors.tensors();
+    let counters: Vec<String> = views
+        .iter()
+        .filter_map(|(name, _)| name.strip_suffix(".running_mean"))
+        .map(|module| format!("{module}.num_batches_tracked"))
+        .collect();
+    for name in counters {
+        let view = safetensors::tensor::TensorView::new(safetensors::Dtype::I64, vec![], &zero)
+            .map_err(write_error)?;
+        views.push((name, view));
+    }
+    safetensors::serialize(views, header.metadata().clone()).map_err(write_error)
 }
 
 fn metadata_entries(

@@ -141,6 +141,12 @@ fn pytorch_layout_uses_state_dict_names_and_loads_back() {
     );
     // PyTorch's Linear weight is [out, in].
     assert_eq!(header.tensors["linear.weight"].1, vec![10, 128]);
+    // Every BatchNorm has its int64 batch counter, as in a PyTorch state_dict (122 entries).
+    assert_eq!(
+        header.tensors["layer2.0.shortcut.1.num_batches_tracked"],
+        ("I64".to_string(), vec![])
+    );
+    assert_eq!(header.tensors.len(), 122);
     let (loaded, _) = load_model(&bytes, &device()).unwrap();
     assert_eq!(logits(&loaded), logits(&model));
 }
