@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs every check and test of the project: formatting, clippy (native and wasm32), the
-# shared crate's wasm32 build, and all Rust tests (unit, integration, end-to-end on real data
-# when ../shared/data/cifar-10-binary.tar.gz or $CIFAR10_ARCHIVE exists, wgpu on lavapipe).
+# Runs every check and test of the project: formatting, clippy (native, and wasm32 for the
+# shared crate and the web app), all Rust tests (unit, integration, end-to-end on real data when
+# ../shared/data/cifar-10-binary.tar.gz or $CIFAR10_ARCHIVE exists, wgpu on lavapipe), and the
+# browser end-to-end test. Needs scripts/setup.sh and scripts/setup-web.sh to have run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
@@ -15,8 +16,8 @@ cargo fmt --all --check
 step "clippy (native)"
 cargo clippy --release --workspace --all-targets -- -D warnings
 
-step "clippy (wasm32: the shared model crate)"
-cargo clippy --release -p cifar-model --target wasm32-unknown-unknown -- -D warnings
+step "clippy (wasm32: the shared model crate and the web app)"
+cargo clippy --release -p cifar-model -p cifar-web --target wasm32-unknown-unknown -- -D warnings
 
 step "tests"
 archive="${CIFAR10_ARCHIVE:-../shared/data/cifar-10-binary.tar.gz}"
@@ -25,3 +26,6 @@ if [ ! -e "$archive" ]; then
 fi
 # Tests share the release build with the trainer (one build instead of two).
 cargo test --release --workspace -- --test-threads=2
+
+step "browser end-to-end (headless Chromium: WebGPU and CPU fallback)"
+bash tests/browser/run.sh

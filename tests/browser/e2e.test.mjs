@@ -1,0 +1,133 @@
+// End-to-end test of the page in real headless Chromium (Debian's, driven by playwright-core):
+// the WebGPU backend with --enable-unsafe-webgpu (software adapter), the CPU fallback without
+// it; in both, the page's prediction for a known image equals `trainer predict` on the same file
+// and weights, a corrupt weights file and a non-image get messages, and classifying still works.
+//
+// Inputs (environment, set by tests/browser/run.sh): DIST (built page), WEIGHTS (.safetensors),
+// IMAGE (a test image), EXPECTED (`trainer predict --json` output for IMAGE), ARTIFACTS (folder
+// for screenshots).
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import http from "node:http";
+import os from "node:os";
+import path from "node:path";
+import { chromium } from "playwright-core";
+
+const env = (name) => {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set (run tests/browser/run.sh)`);
+  return value;
+};
+const DIST = env("DIST");
+const WEIGHTS = env("WEIGHTS");
+const IMAGE = env("IMAGE");
+const EXPECTED = JSON.parse(fs.readFileSync(env("EXPECTED"), "utf8"))[0];
+const ARTIFACTS = env("ARTIFACTS");
+const TIMEOUT = 240_000; // the software WebGPU adapter is slow; CPU loads in about a second
+
+const TYPES = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm", ".css": "text/css" };
+let server;
+let base;
+
+before(async () => {
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  server = http.createServer((request, response) => {
+    const url = new URL(request.url, "http://127.0.0.1");
+    const file = path.join(DIST, url.pathname === "/" ? "index.html" : decodeURIComponent(url.pathname));
+    if (!file.startsWith(DIST) || !fs.existsSync(file) || fs.statSync(file).isDirectory()) {
+      response.writeHead(404).end("not found");
+      return;
+    }
+    response.writeHead(200, { "content-type": TYPES[path.extname(file)] ?? "application/octet-stream" });
+    fs.createReadStream(file).pipe(response);
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  base = `http://127.0.0.1:${server.address().port}/`;
+});
+
+after(() => server?.close());
+
+async function open(webgpu) {
+  const args = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run", "--disable-quic"];
+  if (webgpu) args.push("--enable-unsafe-webgpu");
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), "cifar-chromium-"));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: "/usr/bin/chromium", headless: true, args,
+  });
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (error) => errors.push(error.message));
+  await page.goto(base);
+  await page.waitForSelector("body[data-ready=true]", { timeout: TIMEOUT });
+  return { context, page, errors, profile };
+}
+
+async function classify(page, file) {
+  const before = await page.locator(".result").count();
+  await page.setInputFiles("#image-files", [file]);
+  await page.waitForFunction((n) => {
+    const cards = document.querySelectorAll(".result");
+    return cards.length > n && (cards[0].querySelector(".prediction") || cards[0].classList.contains("error"));
+  }, before, { timeout: TIMEOUT });
+  return page.locator(".result").first();
+}
+
+async function readProbabilities(card) {
+  return card.locator(".bars li").evaluateAll((items) =>
+    items.map((item) => ({ name: item.dataset.class, p: Number(item.dataset.probability), top: item.classList.contains("top") })));
+}
+
+for (const webgpu of [true, false]) {
+  const name = webgpu ? "webgpu" : "cpu";
+  test(`${name}: backend, prediction equal to the trainer's, bad files handled`, { timeout: 4 * TIMEOUT }, async () => {
+    const { context, page, errors, profile } = await open(webgpu);
+    try {
+      // 1. The active backend, and the fallback message without an adapter.
+      const backend = await page.getAttribute("#backend-active", "data-backend");
+      assert.equal(backend, name);
+      if (!webgpu) assert.match(await page.textContent("#backend-note"), /CPU backend/);
+
+      // 2. The user's own weights (the trainer's f16 export).
+      await page.setInputFiles("#weights-file", [WEIGHTS]);
+      await page.waitForSelector("#model-info[data-loaded=true]", { timeout: TIMEOUT });
+      assert.match(await page.textContent("#model-info"), /16\/32\/64\/128/);
+
+      // 3. The known image: same top-1 and probabilities within 1e-3 of `trainer predict`.
+      const card = await classify(page, IMAGE);
+      const probabilities = await readProbabilities(card);
+      assert.equal(probabilities.length, 10);
+      const top = probabilities.find((entry) => entry.top);
+      assert.equal(top.name, EXPECTED.top[0][0]);
+      probabilities.forEach((entry, i) => {
+        assert.ok(Math.abs(entry.p - EXPECTED.probabilities[i]) < 1e-3,
+          `${entry.name}: page ${entry.p}, trainer ${EXPECTED.probabilities[i]}`);
+      });
+      assert.match(await card.locator(".prediction").textContent(), new RegExp(`ms on ${name}`));
+
+      // 4. A corrupt weights file: a message, and the current model stays.
+      const corrupt = path.join(profile, "corrupt.safetensors");
+      fs.writeFileSync(corrupt, fs.readFileSync(WEIGHTS).subarray(0, 5000));
+      await page.setInputFiles("#weights-file", [corrupt]);
+      await page.waitForFunction(() => document.querySelector("#status").dataset.kind === "error", null, { timeout: TIMEOUT });
+      assert.match(await page.textContent("#status"), /corrupt\.safetensors.*current model is kept/);
+
+      // 5. A file that is not an image: a message on its card.
+      const notImage = path.join(profile, "notes.png");
+      fs.writeFileSync(notImage, "these are not pixels");
+      const bad = await classify(page, notImage);
+      assert.match(await bad.locator(".message").textContent(), /not .*image/);
+
+      // 6. Classifying still works, with the same answer.
+      const again = await readProbabilities(await classify(page, IMAGE));
+      assert.equal(again.find((entry) => entry.top).name, top.name);
+
+      await page.screenshot({ path: path.join(ARTIFACTS, `page-${name}.png`), fullPage: true });
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
+  });
+}

@@ -1,0 +1,210 @@
+// The page: DOM glue around the wasm `Session` (web/src/bindings.rs). The model, the
+// preprocessing and the weights parsing are the Rust crates'; this file only moves bytes and
+// draws results.
+
+const $ = (id) => document.getElementById(id);
+const DEFAULT_WEIGHTS = "assets/model-f16.safetensors";
+
+function status(message, kind = "info") {
+  const element = $("status");
+  element.textContent = message;
+  element.dataset.kind = kind;
+}
+
+function bindings() {
+  return new Promise((resolve) => {
+    if (window.wasmBindings) return resolve(window.wasmBindings);
+    addEventListener("TrunkApplicationStarted", () => resolve(window.wasmBindings), { once: true });
+  });
+}
+
+function backendNote(message) {
+  $("backend-note").textContent = message;
+}
+
+function showBackend(session) {
+  const backend = session.backend();
+  $("backend").value = backend;
+  const active = $("backend-active");
+  active.dataset.backend = backend;
+  active.textContent = backend === "webgpu" ? "active: WebGPU" : "active: CPU (WASM)";
+}
+
+async function fetchWithProgress(url, progress) {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+  const total = Number(response.headers.get("content-length")) || 0;
+  const reader = response.body.getReader();
+  const chunks = [];
+  let received = 0;
+  progress.hidden = false;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    received += value.length;
+    if (total) progress.value = received / total;
+  }
+  progress.hidden = true;
+  const bytes = new Uint8Array(received);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return bytes;
+}
+
+function describeModel(summary, source) {
+  const t = summary.training;
+  const widths = summary.config.widths.join("/");
+  const parts = [`${source}: ResNet (${widths}, blocks ${summary.config.blocks.join("/")})`];
+  if (t) {
+    if (t.test_accuracy != null) parts.push(`test accuracy ${(100 * t.test_accuracy).toFixed(2)}%` + (t.test_images ? ` on ${t.test_images} images` : ""));
+    parts.push(`${t.epochs} epochs on ${t.train_images} images`);
+  } else {
+    parts.push("no training summary in the file");
+  }
+  $("model-info").textContent = parts.join(" · ");
+  $("model-info").dataset.loaded = "true";
+}
+
+async function loadWeights(session, bytes, source) {
+  const summary = session.loadWeights(bytes); // throws with a message; the old model stays
+  describeModel(summary, source);
+  window.classNames = summary.class_names;
+  const millis = await session.warmUp();
+  status(`Model ready on ${session.backend()} (warm-up ${millis.toFixed(0)} ms).`);
+}
+
+function bars(probabilities, top) {
+  const list = document.createElement("ol");
+  list.className = "bars";
+  probabilities.forEach((p, i) => {
+    const item = document.createElement("li");
+    item.dataset.class = window.classNames[i];
+    item.dataset.probability = String(p);
+    if (i === top) item.classList.add("top");
+    item.innerHTML = `<span class="name"></span><span class="bar"><span style="width:${(100 * p).toFixed(2)}%"></span></span><span class="value">${(100 * p).toFixed(2)}%</span>`;
+    item.querySelector(".name").textContent = window.classNames[i];
+    list.append(item);
+  });
+  return list;
+}
+
+async function classifyFile(session, file) {
+  const card = document.createElement("article");
+  card.className = "result";
+  card.dataset.file = file.name || "pasted image";
+  const title = document.createElement("h3");
+  title.textContent = card.dataset.file;
+  card.append(title);
+  $("results").prepend(card);
+  try {
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    const result = await session.classify(bytes);
+    const original = document.createElement("img");
+    original.className = "original";
+    original.alt = "your image";
+    original.src = URL.createObjectURL(file);
+    const canvas = document.createElement("canvas");
+    canvas.width = 32;
+    canvas.height = 32;
+    canvas.className = "model-view";
+    canvas.title = "what the model sees (32×32)";
+    canvas.getContext("2d").putImageData(new ImageData(new Uint8ClampedArray(result.model_view), 32, 32), 0, 0);
+    const summary = document.createElement("p");
+    summary.className = "prediction";
+    summary.dataset.top = window.classNames[result.top];
+    summary.textContent = `${window.classNames[result.top]} (${(100 * result.probabilities[result.top]).toFixed(1)}%) · ${result.millis.toFixed(1)} ms on ${result.backend}`;
+    card.append(original, canvas, summary, bars(result.probabilities, result.top));
+  } catch (error) {
+    card.classList.add("error");
+    const message = document.createElement("p");
+    message.className = "message";
+    message.textContent = String(error);
+    card.append(message);
+  }
+}
+
+async function classifyAll(session, files) {
+  for (const file of files) {
+    await classifyFile(session, file);
+    await new Promise((resolve) => setTimeout(resolve, 0)); // let the page paint between images
+  }
+}
+
+async function main() {
+  const { Session } = await bindings();
+  const session = new Session();
+  window.session = session; // for tests and the console
+
+  if (navigator.gpu) {
+    try {
+      await session.useWebGpu();
+    } catch (error) {
+      backendNote(`${error} — using the CPU backend.`);
+    }
+  } else {
+    backendNote("This browser has no WebGPU — using the CPU backend.");
+  }
+  showBackend(session);
+
+  try {
+    const bytes = await fetchWithProgress(DEFAULT_WEIGHTS, $("weights-progress"));
+    await loadWeights(session, bytes, "Shipped model");
+  } catch (error) {
+    $("model-info").textContent = `No default weights (${error.message}). Load a .safetensors file from the trainer.`;
+  }
+
+  $("backend").addEventListener("change", async (event) => {
+    try {
+      if (event.target.value === "webgpu") await session.useWebGpu();
+      else session.useCpu();
+      const millis = await session.warmUp().catch(() => 0);
+      status(`Switched to ${session.backend()}${millis ? ` (warm-up ${millis.toFixed(0)} ms)` : ""}.`);
+      backendNote("");
+    } catch (error) {
+      session.useCpu();
+      backendNote(`${error} — staying on the CPU backend.`);
+    }
+    showBackend(session);
+  });
+
+  $("weights-file").addEventListener("change", async (event) => {
+    const file = event.target.files[0];
+    if (!file) return;
+    try {
+      await loadWeights(session, new Uint8Array(await file.arrayBuffer()), file.name);
+    } catch (error) {
+      status(`${file.name}: ${error} — the current model is kept.`, "error");
+    }
+    event.target.value = "";
+  });
+
+  $("image-files").addEventListener("change", (event) => classifyAll(session, [...event.target.files]));
+  const zone = $("drop-zone");
+  zone.addEventListener("dragover", (event) => {
+    event.preventDefault();
+    zone.classList.add("over");
+  });
+  zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+  zone.addEventListener("drop", (event) => {
+    event.preventDefault();
+    zone.classList.remove("over");
+    const files = [...event.dataTransfer.files];
+    const weights = files.filter((f) => f.name.endsWith(".safetensors"));
+    if (weights.length) {
+      weights[0].arrayBuffer().then((buffer) => loadWeights(session, new Uint8Array(buffer), weights[0].name))
+        .catch((error) => status(`${weights[0].name}: ${error} — the current model is kept.`, "error"));
+    }
+    classifyAll(session, files.filter((f) => !f.name.endsWith(".safetensors")));
+  });
+  document.addEventListener("paste", (event) => {
+    const files = [...event.clipboardData.items].filter((i) => i.kind === "file").map((i) => i.getAsFile());
+    if (files.length) classifyAll(session, files);
+  });
+  document.body.dataset.ready = "true";
+}
+
+main().catch((error) => status(`The app failed to start: ${error}`, "error"));
