@@ -134,7 +134,7 @@ pub fn confusion_matrix(matrix: &[Vec<usize>], class_names: &[String], path: &Pa
     let cell = 56i32;
     let (left, top) = (120i32, 70i32);
     let width = (left + cell * classes as i32 + 20) as u32;
-    let height = (top + cell * classes as i32 + 110) as u32;
+    let height = (top + cell * classes as i32 + 50) as u32;
     write_atomic_with(path, |temp| {
         let root = BitMapBackend::new(temp, (width, height)).into_drawing_area();
         root.fill(&WHITE).map_err(plot_error)?;
