@@ -9,6 +9,7 @@ pub mod config;
 pub mod fold;
 pub mod metadata;
 pub mod preprocess;
+pub mod report;
 pub mod resnet;
 pub mod weights;
 

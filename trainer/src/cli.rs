@@ -43,6 +43,8 @@ pub enum Command {
     Export(ExportArgs),
     /// Measure training and inference throughput.
     Bench(BenchArgs),
+    /// Write the browser's assets: f16 weights, test images and the model's predictions on them.
+    ExportWeb(ExportWebArgs),
 }
 
 #[derive(Args, Debug)]
@@ -174,6 +176,22 @@ pub enum ExportFormat {
 }
 
 #[derive(Args, Debug)]
+pub struct ExportWebArgs {
+    #[arg(long)]
+    pub weights: PathBuf,
+    /// Test images to ship: the CIFAR-10 data (use --test-limit to ship fewer).
+    #[arg(long)]
+    pub data: PathBuf,
+    #[arg(long)]
+    pub test_limit: Option<usize>,
+    /// Folder for model-f16.safetensors, test-report.json and test-images.bin (e.g. assets).
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long, value_enum, default_value = "auto")]
+    pub device: DeviceChoice,
+}
+
+#[derive(Args, Debug)]
 pub struct BenchArgs {
     #[arg(long, value_enum, default_value = "auto")]
     pub device: DeviceChoice,
@@ -201,6 +219,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Predict(args) => predict_cmd(args),
         Command::Export(args) => export_cmd(args),
         Command::Bench(args) => bench_cmd(args),
+        Command::ExportWeb(args) => export_web_cmd(args),
     }
 }
 
@@ -424,6 +443,40 @@ fn export_cmd(args: ExportArgs) -> Result<()> {
     };
     training::write_weights_as(&model, &info, precision, layout, &args.out)?;
     println!("wrote {}", args.out.display());
+    Ok(())
+}
+
+fn export_web_cmd(args: ExportWebArgs) -> Result<()> {
+    let device = choose_device(args.device);
+    let (model, info) = load_weights(&args.weights, &device)?;
+    let limits = Limits {
+        train: Some(0),
+        test: args.test_limit,
+    };
+    let data = Cifar10::load(&args.data, limits)?;
+    // The stored predictions are those of the shipped f16 weights, exactly as the page loads them.
+    let f16 = cifar_model::to_safetensors(&model, &info, Precision::F16, Layout::Burn)?;
+    let (shipped, _) = cifar_model::load_model(&f16, &device)?;
+    let bar = training::progress_bar(show_progress(), data.test.len() as u64, "test");
+    let predictions = predict_dataset(
+        &shipped.fold_batchnorm(),
+        &data.test,
+        &info.normalization,
+        256,
+        false,
+        &device,
+        Some(&bar),
+    );
+    bar.finish_and_clear();
+    println!(
+        "test accuracy of the f16 weights: {:.2}% ({}/{})",
+        100.0 * predictions.accuracy(),
+        predictions.correct(),
+        predictions.len()
+    );
+    for path in crate::web_export::export(&shipped, &info, &data.test, &predictions, &args.out)? {
+        println!("wrote {}", path.display());
+    }
     Ok(())
 }
 

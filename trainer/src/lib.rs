@@ -17,3 +17,4 @@ pub mod report;
 pub mod schedule;
 pub mod settings;
 pub mod training;
+pub mod web_export;

@@ -424,3 +424,80 @@ fn bad_inputs_fail_cleanly_naming_the_file() {
     fails(&["export", "--weights", p(&garbage), "--out", p(&target)]);
     assert_eq!(std::fs::read(&target).unwrap(), b"precious");
 }
+
+#[test]
+fn export_web_writes_the_browser_assets() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    common::write_binary_dir(&data, 4, 12);
+    let device = burn::tensor::Device::flex();
+    let config = cifar_model::ResNetConfig::narrow();
+    let model = config.init(&device);
+    let bytes = cifar_model::to_safetensors(
+        &model,
+        &cifar_model::ModelInfo::cifar10(config),
+        cifar_model::Precision::F32,
+        cifar_model::Layout::Burn,
+    )
+    .unwrap();
+    let weights = temp.path().join("model.safetensors");
+    std::fs::write(&weights, bytes).unwrap();
+    let out = temp.path().join("assets");
+    let stdout = ok(&[
+        "export-web",
+        "--weights",
+        p(&weights),
+        "--data",
+        p(&data),
+        "--out",
+        p(&out),
+        "--device",
+        "cpu",
+        "--test-limit",
+        "10",
+    ]);
+    assert!(
+        stdout.contains("test accuracy of the f16 weights"),
+        "{stdout}"
+    );
+
+    let images = std::fs::read(out.join("test-images.bin")).unwrap();
+    let json = std::fs::read_to_string(out.join("test-report.json")).unwrap();
+    let report = cifar_model::report::TestReport::parse(&json, Some(images.len())).unwrap();
+    assert_eq!(report.len(), 10);
+    assert_eq!(
+        report.labels,
+        (0..10).map(|i| ((i + 1000) % 10) as u8).collect::<Vec<_>>()
+    );
+    // The images are the test records, in order.
+    let test = std::fs::read(data.join("cifar-10-batches-bin/test_batch.bin")).unwrap();
+    assert_eq!(&images[..3072], &test[1..3073]);
+    // The shipped weights load and give the stored predictions (eval on the same images).
+    let (shipped, info) = cifar_model::load_model(
+        &std::fs::read(out.join("model-f16.safetensors")).unwrap(),
+        &device,
+    )
+    .unwrap();
+    assert_eq!(info.config, cifar_model::ResNetConfig::narrow());
+    let eval = temp.path().join("eval");
+    ok(&[
+        "eval",
+        "--weights",
+        p(&out.join("model-f16.safetensors")),
+        "--data",
+        p(&data),
+        "--out",
+        p(&eval),
+        "--device",
+        "cpu",
+        "--test-limit",
+        "10",
+    ]);
+    let log = std::fs::read_to_string(eval.join("predictions.log")).unwrap();
+    let predicted: Vec<u8> = log
+        .lines()
+        .map(|l| l[1..l.find(']').unwrap()].parse().unwrap())
+        .collect();
+    assert_eq!(predicted, report.predictions);
+    drop(shipped);
+}

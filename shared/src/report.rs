@@ -1,0 +1,115 @@
+//! The test-set report the trainer exports for the browser's error browser and in-browser
+//! evaluation (`trainer export-web`): the model's stored prediction for every shipped test image,
+//! beside the images themselves in a separate binary file (planar 3×32×32 bytes per image, in
+//! report order).
+
+use serde::{Deserialize, Serialize};
+
+use crate::preprocess::IMAGE_BYTES;
+
+/// Value of `format` in a report.
+pub const REPORT_FORMAT: &str = "cifar-resnet-test-report";
+pub const REPORT_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TestReport {
+    pub format: String,
+    pub version: u32,
+    /// The weights file the predictions were made with (its name only).
+    pub weights: String,
+    pub class_names: Vec<String>,
+    /// File name of the images, beside the report.
+    pub image_file: String,
+    /// True label of each image.
+    pub labels: Vec<u8>,
+    /// The trainer's predicted class of each image.
+    pub predictions: Vec<u8>,
+    /// Softmax probabilities per image (`classes` values each), as the trainer computed them.
+    pub probabilities: Vec<Vec<f32>>,
+    /// Accuracy over these images, in `[0, 1]`.
+    pub accuracy: f64,
+}
+
+impl TestReport {
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// `matrix[true][predicted]` counts.
+    pub fn confusion(&self) -> Vec<Vec<usize>> {
+        let classes = self.class_names.len();
+        let mut matrix = vec![vec![0; classes]; classes];
+        for (&label, &predicted) in self.labels.iter().zip(&self.predictions) {
+            matrix[label as usize][predicted as usize] += 1;
+        }
+        matrix
+    }
+
+    /// Indices of the misclassified images.
+    pub fn errors(&self) -> Vec<usize> {
+        (0..self.len())
+            .filter(|&i| self.labels[i] != self.predictions[i])
+            .collect()
+    }
+
+    /// Parses and checks a report; `image_bytes` is the size of its image file, if known.
+    pub fn parse(json: &str, image_bytes: Option<usize>) -> Result<Self, String> {
+        let report: TestReport =
+            serde_json::from_str(json).map_err(|err| format!("not a test report: {err}"))?;
+        report.validate(image_bytes)?;
+        Ok(report)
+    }
+
+    fn validate(&self, image_bytes: Option<usize>) -> Result<(), String> {
+        if self.format != REPORT_FORMAT || self.version != REPORT_VERSION {
+            return Err(format!(
+                "unsupported report format `{}` version {} (expected `{REPORT_FORMAT}` {REPORT_VERSION})",
+                self.format, self.version
+            ));
+        }
+        let classes = self.class_names.len();
+        if classes == 0 {
+            return Err("`class_names` is empty".into());
+        }
+        let count = self.labels.len();
+        if self.predictions.len() != count || self.probabilities.len() != count {
+            return Err(format!(
+                "{count} labels but {} predictions and {} probability rows",
+                self.predictions.len(),
+                self.probabilities.len()
+            ));
+        }
+        for (index, ((&label, &predicted), row)) in self
+            .labels
+            .iter()
+            .zip(&self.predictions)
+            .zip(&self.probabilities)
+            .enumerate()
+        {
+            if label as usize >= classes || predicted as usize >= classes {
+                return Err(format!(
+                    "image {index}: class index out of range ({classes} classes)"
+                ));
+            }
+            if row.len() != classes {
+                return Err(format!(
+                    "image {index}: {} probabilities for {classes} classes",
+                    row.len()
+                ));
+            }
+        }
+        if let Some(bytes) = image_bytes
+            && bytes != count * IMAGE_BYTES
+        {
+            return Err(format!(
+                "{}: {bytes} bytes, expected {count} images × {IMAGE_BYTES}",
+                self.image_file
+            ));
+        }
+        Ok(())
+    }
+}
