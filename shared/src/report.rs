@@ -11,6 +11,18 @@ use crate::preprocess::IMAGE_BYTES;
 pub const REPORT_FORMAT: &str = "cifar-resnet-test-report";
 pub const REPORT_VERSION: u32 = 1;
 
+/// `matrix[true][predicted]` counts of `(true, predicted)` class pairs.
+pub fn confusion_matrix(
+    classes: usize,
+    pairs: impl IntoIterator<Item = (usize, usize)>,
+) -> Vec<Vec<usize>> {
+    let mut matrix = vec![vec![0; classes]; classes];
+    for (label, predicted) in pairs {
+        matrix[label][predicted] += 1;
+    }
+    matrix
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TestReport {
     pub format: String,
@@ -41,12 +53,13 @@ impl TestReport {
 
     /// `matrix[true][predicted]` counts.
     pub fn confusion(&self) -> Vec<Vec<usize>> {
-        let classes = self.class_names.len();
-        let mut matrix = vec![vec![0; classes]; classes];
-        for (&label, &predicted) in self.labels.iter().zip(&self.predictions) {
-            matrix[label as usize][predicted as usize] += 1;
-        }
-        matrix
+        confusion_matrix(
+            self.class_names.len(),
+            self.labels
+                .iter()
+                .zip(&self.predictions)
+                .map(|(&l, &p)| (l as usize, p as usize)),
+        )
     }
 
     /// Indices of the misclassified images.

@@ -356,18 +356,15 @@ fn eval_cmd(args: EvalArgs) -> Result<()> {
     }
     let data = Cifar10::load(&args.data.data, limits)?;
     let evaluate = |split: &Dataset, name: &str| {
-        let bar = training::progress_bar(show_progress(), split.len() as u64, name);
-        let predictions = predict_dataset(
+        evaluate_split(
             &model,
             split,
-            &info.normalization,
+            &info,
             args.batch_size,
             args.tta,
             &device,
-            Some(&bar),
-        );
-        bar.finish_and_clear();
-        predictions
+            name,
+        )
     };
     let test = evaluate(&data.test, "test");
     println!(
@@ -446,6 +443,30 @@ fn export_cmd(args: ExportArgs) -> Result<()> {
     Ok(())
 }
 
+/// `predict_dataset` over one split, with a progress bar named `name`.
+fn evaluate_split(
+    model: &impl cifar_model::Classifier,
+    split: &Dataset,
+    info: &ModelInfo,
+    batch_size: usize,
+    tta: bool,
+    device: &Device,
+    name: &str,
+) -> crate::evaluate::Predictions {
+    let bar = training::progress_bar(show_progress(), split.len() as u64, name);
+    let predictions = predict_dataset(
+        model,
+        split,
+        &info.normalization,
+        batch_size,
+        tta,
+        device,
+        Some(&bar),
+    );
+    bar.finish_and_clear();
+    predictions
+}
+
 fn export_web_cmd(args: ExportWebArgs) -> Result<()> {
     let device = choose_device(args.device);
     let (model, info) = load_weights(&args.weights, &device)?;
@@ -457,24 +478,22 @@ fn export_web_cmd(args: ExportWebArgs) -> Result<()> {
     // The stored predictions are those of the shipped f16 weights, exactly as the page loads them.
     let f16 = cifar_model::to_safetensors(&model, &info, Precision::F16, Layout::Burn)?;
     let (shipped, _) = cifar_model::load_model(&f16, &device)?;
-    let bar = training::progress_bar(show_progress(), data.test.len() as u64, "test");
-    let predictions = predict_dataset(
+    let predictions = evaluate_split(
         &shipped.fold_batchnorm(),
         &data.test,
-        &info.normalization,
+        &info,
         256,
         false,
         &device,
-        Some(&bar),
+        "test",
     );
-    bar.finish_and_clear();
     println!(
         "test accuracy of the f16 weights: {:.2}% ({}/{})",
         100.0 * predictions.accuracy(),
         predictions.correct(),
         predictions.len()
     );
-    for path in crate::web_export::export(&shipped, &info, &data.test, &predictions, &args.out)? {
+    for path in crate::web_export::export(&f16, &info, &data.test, &predictions, &args.out)? {
         println!("wrote {}", path.display());
     }
     Ok(())

@@ -3,6 +3,7 @@
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
 use cifar_model::preprocess::{IMAGE_SIZE, planar_batch_to_tensor};
+use cifar_model::report::confusion_matrix;
 use cifar_model::{Classifier, Normalization};
 use indicatif::ProgressBar;
 
@@ -52,11 +53,10 @@ impl Predictions {
 
     /// `matrix[true][predicted]` counts.
     pub fn confusion(&self) -> Vec<Vec<usize>> {
-        let mut matrix = vec![vec![0; self.num_classes]; self.num_classes];
-        for index in 0..self.len() {
-            matrix[self.labels[index] as usize][self.predicted(index)] += 1;
-        }
-        matrix
+        confusion_matrix(
+            self.num_classes,
+            (0..self.len()).map(|i| (self.labels[i] as usize, self.predicted(i))),
+        )
     }
 
     /// Accuracy of each true class (`None` for a class with no images).

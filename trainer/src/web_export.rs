@@ -4,21 +4,21 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use cifar_model::ModelInfo;
 use cifar_model::report::{REPORT_FORMAT, REPORT_VERSION, TestReport};
-use cifar_model::{Layout, ModelInfo, Precision, ResNet};
 
 use crate::data::Dataset;
 use crate::evaluate::Predictions;
 use crate::fsutil::write_atomic;
-use crate::training::write_weights_as;
 
 pub const WEIGHTS_FILE: &str = "model-f16.safetensors";
 pub const REPORT_FILE: &str = "test-report.json";
 pub const IMAGES_FILE: &str = "test-images.bin";
 
-/// Writes the three files into `out` (each atomically) and returns their paths.
+/// Writes the three files into `out` (each atomically) and returns their paths. `weights_f16`
+/// is the serialised f16 file the predictions were made with.
 pub fn export(
-    model: &ResNet,
+    weights_f16: &[u8],
     info: &ModelInfo,
     test: &Dataset,
     predictions: &Predictions,
@@ -45,7 +45,7 @@ pub fn export(
         out.join(REPORT_FILE),
         out.join(IMAGES_FILE),
     ];
-    write_weights_as(model, info, Precision::F16, Layout::Burn, &paths[0])?;
+    write_atomic(&paths[0], weights_f16)?;
     write_atomic(&paths[1], serde_json::to_string(&report)?.as_bytes())?;
     write_atomic(&paths[2], &test.images)?;
     Ok(paths.to_vec())
