@@ -2,57 +2,16 @@
 // preprocessing and the weights parsing are the Rust crates'; this file only moves bytes and
 // draws results.
 
-const $ = (id) => document.getElementById(id);
-const DEFAULT_WEIGHTS = "assets/model-f16.safetensors";
+import { $, status, backendNote, showBackend, withFallback, yieldToPage, fetchWithProgress, bars, imageCanvas } from "./ui.js";
+import { setupTestSet } from "./test-set.js";
 
-function status(message, kind = "info") {
-  const element = $("status");
-  element.textContent = message;
-  element.dataset.kind = kind;
-}
+const DEFAULT_WEIGHTS = "assets/model-f16.safetensors";
 
 function bindings() {
   return new Promise((resolve) => {
     if (window.wasmBindings) return resolve(window.wasmBindings);
     addEventListener("TrunkApplicationStarted", () => resolve(window.wasmBindings), { once: true });
   });
-}
-
-function backendNote(message) {
-  $("backend-note").textContent = message;
-}
-
-function showBackend(session) {
-  const backend = session.backend();
-  $("backend").value = backend;
-  const active = $("backend-active");
-  active.dataset.backend = backend;
-  active.textContent = backend === "webgpu" ? "active: WebGPU" : "active: CPU (WASM)";
-}
-
-async function fetchWithProgress(url, progress) {
-  const response = await fetch(url);
-  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
-  const total = Number(response.headers.get("content-length")) || 0;
-  const reader = response.body.getReader();
-  const chunks = [];
-  let received = 0;
-  progress.hidden = false;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    received += value.length;
-    if (total) progress.value = received / total;
-  }
-  progress.hidden = true;
-  const bytes = new Uint8Array(received);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return bytes;
 }
 
 function describeModel(summary, source) {
@@ -73,23 +32,8 @@ async function loadWeights(session, bytes, source) {
   const summary = session.loadWeights(bytes); // throws with a message; the old model stays
   describeModel(summary, source);
   window.classNames = summary.class_names;
-  const millis = await session.warmUp();
+  const millis = await withFallback(session, () => session.warmUp());
   status(`Model ready on ${session.backend()} (warm-up ${millis.toFixed(0)} ms).`);
-}
-
-function bars(probabilities, top) {
-  const list = document.createElement("ol");
-  list.className = "bars";
-  probabilities.forEach((p, i) => {
-    const item = document.createElement("li");
-    item.dataset.class = window.classNames[i];
-    item.dataset.probability = String(p);
-    if (i === top) item.classList.add("top");
-    item.innerHTML = `<span class="name"></span><span class="bar"><span style="width:${(100 * p).toFixed(2)}%"></span></span><span class="value">${(100 * p).toFixed(2)}%</span>`;
-    item.querySelector(".name").textContent = window.classNames[i];
-    list.append(item);
-  });
-  return list;
 }
 
 async function classifyFile(session, file) {
@@ -102,22 +46,20 @@ async function classifyFile(session, file) {
   $("results").prepend(card);
   try {
     const bytes = new Uint8Array(await file.arrayBuffer());
-    const result = await session.classify(bytes);
+    const result = await withFallback(session, () => session.classify(bytes));
+    // Time from navigation to the first prediction on screen (read by the browser benchmark).
+    window.firstPredictionMillis ??= performance.now();
     const original = document.createElement("img");
     original.className = "original";
     original.alt = "your image";
     original.src = URL.createObjectURL(file);
-    const canvas = document.createElement("canvas");
-    canvas.width = 32;
-    canvas.height = 32;
-    canvas.className = "model-view";
+    const canvas = imageCanvas(result.model_view, "model-view");
     canvas.title = "what the model sees (32×32)";
-    canvas.getContext("2d").putImageData(new ImageData(new Uint8ClampedArray(result.model_view), 32, 32), 0, 0);
     const summary = document.createElement("p");
     summary.className = "prediction";
     summary.dataset.top = window.classNames[result.top];
     summary.textContent = `${window.classNames[result.top]} (${(100 * result.probabilities[result.top]).toFixed(1)}%) · ${result.millis.toFixed(1)} ms on ${result.backend}`;
-    card.append(original, canvas, summary, bars(result.probabilities, result.top));
+    card.append(original, canvas, summary, bars(result.probabilities, result.top, window.classNames));
   } catch (error) {
     card.classList.add("error");
     const message = document.createElement("p");
@@ -130,7 +72,7 @@ async function classifyFile(session, file) {
 async function classifyAll(session, files) {
   for (const file of files) {
     await classifyFile(session, file);
-    await new Promise((resolve) => setTimeout(resolve, 0)); // let the page paint between images
+    await yieldToPage(); // let the page paint between images
   }
 }
 
@@ -204,6 +146,7 @@ async function main() {
     const files = [...event.clipboardData.items].filter((i) => i.kind === "file").map((i) => i.getAsFile());
     if (files.length) classifyAll(session, files);
   });
+  setupTestSet(session);
   document.body.dataset.ready = "true";
 }
 

@@ -23,6 +23,26 @@ pub fn confusion_matrix(
     matrix
 }
 
+/// Accuracy of each true class from a confusion matrix (`None` for a class with no images).
+pub fn per_class_accuracy(matrix: &[Vec<usize>]) -> Vec<Option<f64>> {
+    matrix
+        .iter()
+        .enumerate()
+        .map(|(class, row)| {
+            let total: usize = row.iter().sum();
+            (total > 0).then(|| row[class] as f64 / total as f64)
+        })
+        .collect()
+}
+
+/// Index of the largest value, the first of equal maxima: the predicted class everywhere.
+pub fn argmax(values: &[f32]) -> usize {
+    values
+        .iter()
+        .enumerate()
+        .fold(0, |best, (i, v)| if *v > values[best] { i } else { best })
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TestReport {
     pub format: String,
@@ -43,6 +63,33 @@ pub struct TestReport {
 }
 
 impl TestReport {
+    /// A report of the current format: predictions are the arg-max of each probability row.
+    pub fn new(
+        weights: &str,
+        image_file: &str,
+        class_names: Vec<String>,
+        labels: Vec<u8>,
+        probabilities: Vec<Vec<f32>>,
+    ) -> Self {
+        let predictions: Vec<u8> = probabilities.iter().map(|row| argmax(row) as u8).collect();
+        let correct = labels
+            .iter()
+            .zip(&predictions)
+            .filter(|(l, p)| l == p)
+            .count();
+        Self {
+            format: REPORT_FORMAT.into(),
+            version: REPORT_VERSION,
+            weights: weights.into(),
+            class_names,
+            image_file: image_file.into(),
+            accuracy: correct as f64 / labels.len().max(1) as f64,
+            labels,
+            predictions,
+            probabilities,
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.labels.len()
     }
@@ -60,6 +107,16 @@ impl TestReport {
                 .zip(&self.predictions)
                 .map(|(&l, &p)| (l as usize, p as usize)),
         )
+    }
+
+    /// The stored probability of the predicted class of image `index`.
+    pub fn confidence(&self, index: usize) -> f32 {
+        self.probabilities[index][self.predictions[index] as usize]
+    }
+
+    /// Accuracy per true class (`None` for a class with no image), in `[0, 1]`.
+    pub fn per_class_accuracy(&self) -> Vec<Option<f64>> {
+        per_class_accuracy(&self.confusion())
     }
 
     /// Indices of the misclassified images.

@@ -5,17 +5,20 @@ use cifar_model::report::{REPORT_FORMAT, REPORT_VERSION, TestReport};
 
 fn report() -> TestReport {
     let one_hot = |c: usize| (0..10).map(|k| if k == c { 0.91 } else { 0.01 }).collect();
-    TestReport {
-        format: REPORT_FORMAT.into(),
-        version: REPORT_VERSION,
-        weights: "model-f16.safetensors".into(),
-        class_names: CLASS_NAMES.iter().map(|n| n.to_string()).collect(),
-        image_file: "test-images.bin".into(),
-        labels: vec![3, 5, 5, 0],
-        predictions: vec![3, 3, 5, 8],
-        probabilities: vec![one_hot(3), one_hot(3), one_hot(5), one_hot(8)],
-        accuracy: 0.5,
-    }
+    let report = TestReport::new(
+        "model-f16.safetensors",
+        "test-images.bin",
+        CLASS_NAMES.iter().map(|n| n.to_string()).collect(),
+        vec![3, 5, 5, 0],
+        vec![one_hot(3), one_hot(3), one_hot(5), one_hot(8)],
+    );
+    assert_eq!(report.predictions, vec![3, 3, 5, 8]);
+    assert_eq!(report.accuracy, 0.5);
+    assert_eq!(
+        (report.format.as_str(), report.version),
+        (REPORT_FORMAT, REPORT_VERSION)
+    );
+    report
 }
 
 #[test]
@@ -28,6 +31,12 @@ fn round_trips_and_derives_confusion_and_errors() {
     assert_eq!(confusion[5][3], 1);
     assert_eq!(confusion[0][8], 1);
     assert_eq!(confusion.iter().flatten().sum::<usize>(), 4);
+    let per_class = parsed.per_class_accuracy();
+    assert_eq!(per_class[3], Some(1.0));
+    assert_eq!(per_class[5], Some(0.5));
+    assert_eq!(per_class[0], Some(0.0));
+    assert_eq!(per_class[1], None);
+    assert_eq!(parsed.confidence(1), 0.91);
 }
 
 #[test]

@@ -3,6 +3,11 @@
 // it; in both, the page's prediction for a known image equals `trainer predict` on the same file
 // and weights, a corrupt weights file and a non-image get messages, and classifying still works.
 //
+// With the shipped assets (assets/: weights, test report and images from `trainer export-web`):
+// a confusion-matrix cell shows exactly its images, a clicked image's live probabilities agree
+// with the stored ones, and the in-browser evaluation gives the trainer's answer on every image
+// (all shipped images on the CPU, a few dozen on the slow software WebGPU adapter).
+//
 // Inputs (environment, set by tests/browser/run.sh): DIST (built page), WEIGHTS (.safetensors),
 // IMAGE (a test image), EXPECTED (`trainer predict --json` output for IMAGE), ARTIFACTS (folder
 // for screenshots).
@@ -131,3 +136,99 @@ for (const webgpu of [true, false]) {
     }
   });
 }
+
+const REPORT = JSON.parse(fs.readFileSync(path.join(DIST, "assets/test-report.json"), "utf8"));
+const cellImages = (label, predicted) => REPORT.labels.flatMap((l, i) => (l === label && REPORT.predictions[i] === predicted ? [i] : []));
+const storedAccuracy = (count) => REPORT.labels.slice(0, count).filter((l, i) => l === REPORT.predictions[i]).length / count;
+
+async function openErrorBrowser(page) {
+  await page.waitForSelector("#model-info[data-loaded=true]", { timeout: TIMEOUT });
+  assert.match(await page.textContent("#model-info"), /Shipped model/);
+  await page.click("#open-errors");
+  await page.waitForSelector("#error-browser:not([hidden])", { timeout: TIMEOUT });
+}
+
+async function evaluateInPage(page, limit) {
+  if (limit) await page.fill("#evaluate-limit", String(limit));
+  await page.click("#evaluate-button");
+  await page.waitForFunction(() => ["true", "error"].includes(document.querySelector("#evaluate-result").dataset.finished),
+    null, { timeout: 4 * TIMEOUT });
+  const result = await page.locator("#evaluate-result").evaluate((e) => ({ ...e.dataset, text: e.textContent }));
+  assert.equal(result.finished, "true", result.text);
+  return result;
+}
+
+test("cpu: error browser cells, live vs stored, evaluation of every shipped image equals the trainer", { timeout: 8 * TIMEOUT }, async () => {
+  const { context, page, errors } = await open(false);
+  try {
+    await openErrorBrowser(page);
+
+    // The busiest off-diagonal cell and one diagonal cell show exactly their images.
+    const classes = REPORT.class_names.length;
+    let busiest = [0, 1];
+    for (let l = 0; l < classes; l++) for (let p = 0; p < classes; p++) {
+      if (l !== p && cellImages(l, p).length > cellImages(...busiest).length) busiest = [l, p];
+    }
+    for (const [label, predicted] of [busiest, [busiest[0], busiest[0]]]) {
+      const expected = cellImages(label, predicted);
+      assert.ok(expected.length > 0);
+      const cell = page.locator(`#confusion .cell[data-label="${label}"][data-predicted="${predicted}"]`);
+      assert.equal(Number(await cell.getAttribute("data-count")), expected.length);
+      await cell.click();
+      const shown = await page.locator("#gallery .thumb").evaluateAll((items) => items.map((f) => Number(f.dataset.index)));
+      assert.deepEqual([...shown].sort((a, b) => a - b), expected, `cell ${label}/${predicted}`);
+      // Most confident first, by the stored probability of the predicted class.
+      const confidence = shown.map((i) => REPORT.probabilities[i][predicted]);
+      confidence.slice(1).forEach((c, k) => assert.ok(c <= confidence[k], "gallery sorted by confidence"));
+    }
+
+    // Filters: every misclassified image of one true class.
+    await page.selectOption("#filter-label", String(busiest[0]));
+    await page.selectOption("#filter-predicted", "");
+    await page.check("#errors-only");
+    const errorsOfClass = REPORT.labels.flatMap((l, i) => (l === busiest[0] && REPORT.predictions[i] !== l ? [i] : []));
+    assert.equal(Number(await page.getAttribute("#gallery", "data-count")), errorsOfClass.length);
+
+    // A clicked image: live probabilities next to the stored ones, agreeing.
+    const first = page.locator("#gallery .thumb").first();
+    const index = await first.getAttribute("data-index");
+    await first.click();
+    await page.waitForSelector(`#detail[data-index="${index}"][data-agrees]`, { timeout: TIMEOUT });
+    assert.equal(await page.getAttribute("#detail", "data-agrees"), "true", await page.textContent("#detail-flag"));
+    assert.equal(await page.locator("#detail-live .bars li").count(), classes);
+
+    // Every shipped image: the same answer as the trainer, so the same accuracy.
+    const result = await evaluateInPage(page);
+    assert.equal(Number(result.done), REPORT.labels.length);
+    assert.equal(Number(result.disagreements), 0, result.text);
+    assert.ok(Number(result.maxDifference) < 1e-3, result.text);
+    assert.equal(Number(result.accuracy), REPORT.accuracy);
+    assert.equal(Number(result.accuracy), storedAccuracy(REPORT.labels.length));
+    console.log(`cpu evaluation: ${result.text}`);
+
+    await page.screenshot({ path: path.join(ARTIFACTS, "error-browser-cpu.png"), fullPage: true });
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test("webgpu: evaluation of the first shipped images equals the trainer", { timeout: 8 * TIMEOUT }, async () => {
+  const { context, page, errors } = await open(true);
+  try {
+    assert.equal(await page.getAttribute("#backend-active", "data-backend"), "webgpu");
+    await openErrorBrowser(page);
+    const count = 32;
+    const result = await evaluateInPage(page, count);
+    assert.equal(result.backend, "webgpu");
+    assert.equal(Number(result.done), count);
+    assert.equal(Number(result.disagreements), 0, result.text);
+    assert.ok(Number(result.maxDifference) < 1e-3, result.text);
+    assert.equal(Number(result.accuracy), storedAccuracy(count));
+    console.log(`webgpu evaluation: ${result.text}`);
+    await page.screenshot({ path: path.join(ARTIFACTS, "error-browser-webgpu.png"), fullPage: true });
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});

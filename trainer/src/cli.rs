@@ -179,11 +179,17 @@ pub enum ExportFormat {
 pub struct ExportWebArgs {
     #[arg(long)]
     pub weights: PathBuf,
-    /// Test images to ship: the CIFAR-10 data (use --test-limit to ship fewer).
+    /// The CIFAR-10 data: the f16 weights are evaluated on its test set (their accuracy goes
+    /// into their metadata) and its first --ship test images are shipped.
     #[arg(long)]
     pub data: PathBuf,
+    /// Evaluate on only the first N test images.
     #[arg(long)]
     pub test_limit: Option<usize>,
+    /// How many test images (the first ones) to ship for the error browser and the in-browser
+    /// evaluation: 3 KB each.
+    #[arg(long, default_value_t = 2000)]
+    pub ship: usize,
     /// Folder for model-f16.safetensors, test-report.json and test-images.bin (e.g. assets).
     #[arg(long)]
     pub out: PathBuf,
@@ -475,25 +481,26 @@ fn export_web_cmd(args: ExportWebArgs) -> Result<()> {
         test: args.test_limit,
     };
     let data = Cifar10::load(&args.data, limits)?;
-    // The stored predictions are those of the shipped f16 weights, exactly as the page loads them.
-    let f16 = cifar_model::to_safetensors(&model, &info, Precision::F16, Layout::Burn)?;
-    let (shipped, _) = cifar_model::load_model(&f16, &device)?;
-    let predictions = evaluate_split(
-        &shipped.fold_batchnorm(),
-        &data.test,
+    let bar = training::progress_bar(show_progress(), data.test.len() as u64, "test");
+    let (f16, info, predictions) = crate::half_precision::f16_with_own_accuracy(
+        &model,
         &info,
+        &data.test,
         256,
-        false,
         &device,
-        "test",
-    );
+        Some(&bar),
+    )?;
+    bar.finish_and_clear();
     println!(
-        "test accuracy of the f16 weights: {:.2}% ({}/{})",
+        "test accuracy of the f16 weights: {:.2}% ({}/{}), stored in their metadata",
         100.0 * predictions.accuracy(),
         predictions.correct(),
         predictions.len()
     );
-    for path in crate::web_export::export(&f16, &info, &data.test, &predictions, &args.out)? {
+    let shipped = args.ship.min(data.test.len());
+    let paths =
+        crate::web_export::export(&f16, &info, &data.test, &predictions, shipped, &args.out)?;
+    for path in paths {
         println!("wrote {}", path.display());
     }
     Ok(())

@@ -3,7 +3,7 @@
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
 use cifar_model::preprocess::{IMAGE_SIZE, planar_batch_to_tensor};
-use cifar_model::report::confusion_matrix;
+use cifar_model::report::{argmax, confusion_matrix, per_class_accuracy};
 use cifar_model::{Classifier, Normalization};
 use indicatif::ProgressBar;
 
@@ -61,25 +61,8 @@ impl Predictions {
 
     /// Accuracy of each true class (`None` for a class with no images).
     pub fn per_class_accuracy(&self) -> Vec<Option<f64>> {
-        self.confusion()
-            .iter()
-            .enumerate()
-            .map(|(class, row)| {
-                let total: usize = row.iter().sum();
-                (total > 0).then(|| row[class] as f64 / total as f64)
-            })
-            .collect()
+        per_class_accuracy(&self.confusion())
     }
-}
-
-pub fn argmax(values: &[f32]) -> usize {
-    let mut best = 0;
-    for (index, value) in values.iter().enumerate() {
-        if *value > values[best] {
-            best = index;
-        }
-    }
-    best
 }
 
 /// Softmax probabilities for a batch of normalised images; with `tta` the average over the

@@ -9,7 +9,8 @@ use anyhow::{Context, Result};
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = parent_dir(path);
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let mut temp = tempfile::NamedTempFile::new_in(&dir)
+    let mut temp = temp_builder()
+        .tempfile_in(&dir)
         .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
     temp.write_all(bytes)
         .and_then(|_| temp.as_file().sync_all())
@@ -24,7 +25,7 @@ pub fn write_atomic_with(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -
     let dir = parent_dir(path);
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("tmp");
-    let temp = tempfile::Builder::new()
+    let temp = temp_builder()
         .prefix(".partial-")
         .suffix(&format!(".{extension}"))
         .tempfile_in(&dir)
@@ -33,6 +34,18 @@ pub fn write_atomic_with(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -
     temp.persist(path)
         .with_context(|| format!("replacing {}", path.display()))?;
     Ok(())
+}
+
+/// Temporary files are private (0600); what we write is for sharing (weights, reports, assets
+/// served by a web server), so it gets the usual rw-r--r-- before it is renamed into place.
+fn temp_builder<'a, 'b>() -> tempfile::Builder<'a, 'b> {
+    let mut builder = tempfile::Builder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o644));
+    }
+    builder
 }
 
 fn parent_dir(path: &Path) -> PathBuf {

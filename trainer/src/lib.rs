@@ -10,6 +10,7 @@ pub mod device;
 pub mod download;
 pub mod evaluate;
 pub mod fsutil;
+pub mod half_precision;
 pub mod metrics;
 pub mod plot;
 pub mod predict;

@@ -23,6 +23,7 @@ use crate::checkpoint::{self, LoopState};
 use crate::data::Cifar10;
 use crate::evaluate::predict_dataset;
 use crate::fsutil::write_atomic;
+use crate::half_precision::f16_with_own_accuracy;
 use crate::metrics::{self, EpochRecord};
 use crate::plot;
 use crate::settings::TrainingConfig;
@@ -256,12 +257,15 @@ pub fn train(run: Run) -> Result<Outcome> {
     let final_info = info.with_training(summary(&run, state.epoch, last, test_data.len()));
     let final_weights = out.join(FINAL_FILE);
     write_weights(&final_model, &final_info, Precision::F32, &final_weights)?;
-    write_weights(
+    let (f16, _, _) = f16_with_own_accuracy(
         &final_model,
         &final_info,
-        Precision::F16,
-        &out.join(FINAL_F16_FILE),
+        test_data,
+        config.eval_batch_size,
+        &device,
+        None,
     )?;
+    write_atomic(&out.join(FINAL_F16_FILE), &f16)?;
     Ok(Outcome {
         records,
         final_weights,

@@ -1,11 +1,13 @@
 //! `export-web`: the browser's assets for a weights file — the f16 weights, the shipped test
-//! images and the model's stored predictions for them (`cifar_model::report::TestReport`).
+//! images (the first `shipped` of the test set) and the model's stored predictions for them
+//! (`cifar_model::report::TestReport`).
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use cifar_model::ModelInfo;
-use cifar_model::report::{REPORT_FORMAT, REPORT_VERSION, TestReport};
+use cifar_model::preprocess::IMAGE_BYTES;
+use cifar_model::report::TestReport;
 
 use crate::data::Dataset;
 use crate::evaluate::Predictions;
@@ -16,30 +18,29 @@ pub const REPORT_FILE: &str = "test-report.json";
 pub const IMAGES_FILE: &str = "test-images.bin";
 
 /// Writes the three files into `out` (each atomically) and returns their paths. `weights_f16`
-/// is the serialised f16 file the predictions were made with.
+/// is the serialised f16 file the predictions (on `test`, in order) were made with.
 pub fn export(
     weights_f16: &[u8],
     info: &ModelInfo,
     test: &Dataset,
     predictions: &Predictions,
+    shipped: usize,
     out: &Path,
 ) -> Result<Vec<PathBuf>> {
+    let shipped = shipped.min(predictions.len());
+    if shipped == 0 {
+        bail!("no test images to ship");
+    }
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    let report = TestReport {
-        format: REPORT_FORMAT.into(),
-        version: REPORT_VERSION,
-        weights: WEIGHTS_FILE.into(),
-        class_names: info.class_names.clone(),
-        image_file: IMAGES_FILE.into(),
-        labels: predictions.labels.clone(),
-        predictions: (0..predictions.len())
-            .map(|i| predictions.predicted(i) as u8)
-            .collect(),
-        probabilities: (0..predictions.len())
+    let report = TestReport::new(
+        WEIGHTS_FILE,
+        IMAGES_FILE,
+        info.class_names.clone(),
+        predictions.labels[..shipped].to_vec(),
+        (0..shipped)
             .map(|i| predictions.probabilities_of(i).to_vec())
             .collect(),
-        accuracy: predictions.accuracy(),
-    };
+    );
     let paths = [
         out.join(WEIGHTS_FILE),
         out.join(REPORT_FILE),
@@ -47,6 +48,6 @@ pub fn export(
     ];
     write_atomic(&paths[0], weights_f16)?;
     write_atomic(&paths[1], serde_json::to_string(&report)?.as_bytes())?;
-    write_atomic(&paths[2], &test.images)?;
+    write_atomic(&paths[2], &test.images[..shipped * IMAGE_BYTES])?;
     Ok(paths.to_vec())
 }

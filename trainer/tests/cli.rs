@@ -433,9 +433,22 @@ fn export_web_writes_the_browser_assets() {
     let device = burn::tensor::Device::flex();
     let config = cifar_model::ResNetConfig::narrow();
     let model = config.init(&device);
+    // A training summary whose accuracy (that of f32 weights elsewhere) export-web must replace
+    // with the f16 weights' own.
+    let training = cifar_model::TrainingSummary {
+        epochs: 1,
+        test_accuracy: Some(0.5),
+        train_accuracy: None,
+        test_images: Some(10_000),
+        data: "somewhere".into(),
+        train_images: 50_000,
+        seed: 1,
+        date: "2026-11-28T00:00:00Z".into(),
+        git_commit: None,
+    };
     let bytes = cifar_model::to_safetensors(
         &model,
-        &cifar_model::ModelInfo::cifar10(config),
+        &cifar_model::ModelInfo::cifar10(config).with_training(training),
         cifar_model::Precision::F32,
         cifar_model::Layout::Burn,
     )
@@ -455,19 +468,32 @@ fn export_web_writes_the_browser_assets() {
         "cpu",
         "--test-limit",
         "10",
+        "--ship",
+        "6",
     ]);
     assert!(
         stdout.contains("test accuracy of the f16 weights"),
         "{stdout}"
     );
 
+    #[cfg(unix)]
+    {
+        // Shareable files, not the private mode of the temporary file they were written to.
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(out.join("test-images.bin"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o644);
+    }
     let images = std::fs::read(out.join("test-images.bin")).unwrap();
     let json = std::fs::read_to_string(out.join("test-report.json")).unwrap();
     let report = cifar_model::report::TestReport::parse(&json, Some(images.len())).unwrap();
-    assert_eq!(report.len(), 10);
+    assert_eq!(report.len(), 6);
+    assert_eq!(images.len(), 6 * 3072);
     assert_eq!(
         report.labels,
-        (0..10).map(|i| ((i + 1000) % 10) as u8).collect::<Vec<_>>()
+        (0..6).map(|i| ((i + 1000) % 10) as u8).collect::<Vec<_>>()
     );
     // The images are the test records, in order.
     let test = std::fs::read(data.join("cifar-10-batches-bin/test_batch.bin")).unwrap();
@@ -498,6 +524,12 @@ fn export_web_writes_the_browser_assets() {
         .lines()
         .map(|l| l[1..l.find(']').unwrap()].parse().unwrap())
         .collect();
-    assert_eq!(predicted, report.predictions);
+    assert_eq!(predicted[..6], report.predictions);
+    // The f16 file states its own accuracy on the 10 evaluated images: what eval reproduces.
+    let correct = log.lines().filter(|l| l.ends_with("[True]")).count();
+    let training = info.training.expect("training summary kept");
+    assert_eq!(training.test_images, Some(10));
+    assert_eq!(training.test_accuracy, Some(correct as f64 / 10.0));
+    assert_eq!(training.epochs, 1);
     drop(shipped);
 }

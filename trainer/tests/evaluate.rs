@@ -1,6 +1,7 @@
 //! Accuracy, confusion matrix and the report's log from known predictions.
 
-use cifar_trainer::evaluate::{Predictions, argmax};
+use cifar_model::report::argmax;
+use cifar_trainer::evaluate::Predictions;
 use cifar_trainer::metrics::{self, EpochRecord};
 use cifar_trainer::report::prediction_log;
 

@@ -12,6 +12,8 @@ use wasm_bindgen_futures::future_to_promise;
 
 use crate::classify::{Classification, prepare, to_rgba};
 use crate::engine::Engine;
+use crate::evaluation::{Comparison, Evaluation, compare};
+use crate::test_set::{Entry, Filter, Sort, Summary, TestSet};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Backend {
@@ -33,6 +35,8 @@ struct State {
     webgpu: Option<Device>,
     weights: Option<Rc<Vec<u8>>>,
     engine: Option<Rc<Engine>>,
+    test_set: Option<Rc<TestSet>>,
+    evaluation: Option<Evaluation>,
 }
 
 impl State {
@@ -79,6 +83,53 @@ struct ClassifyResult {
     backend: &'static str,
 }
 
+#[derive(Serialize)]
+struct TestImageResult {
+    #[serde(flatten)]
+    classification: Classification,
+    stored_probabilities: Vec<f32>,
+    comparison: Comparison,
+    backend: &'static str,
+}
+
+#[derive(Serialize)]
+struct Progress<'a> {
+    #[serde(flatten)]
+    evaluation: &'a Evaluation,
+    finished: bool,
+    accuracy: f64,
+    stored_accuracy: f64,
+    images_per_second: f64,
+    backend: &'static str,
+}
+
+#[derive(Serialize)]
+struct BenchResult {
+    batch: usize,
+    iterations: usize,
+    millis: f64,
+    images_per_second: f64,
+    backend: &'static str,
+}
+
+fn js_error(message: impl std::fmt::Display) -> JsValue {
+    JsValue::from_str(&message.to_string())
+}
+
+impl State {
+    fn engine(&self) -> Result<Rc<Engine>, JsValue> {
+        self.engine
+            .clone()
+            .ok_or_else(|| js_error("no model is loaded"))
+    }
+
+    fn test_set(&self) -> Result<Rc<TestSet>, JsValue> {
+        self.test_set
+            .clone()
+            .ok_or_else(|| js_error("the test images are not loaded"))
+    }
+}
+
 #[wasm_bindgen]
 impl Session {
     /// A session on the CPU backend with no model yet.
@@ -90,6 +141,8 @@ impl Session {
                 webgpu: None,
                 weights: None,
                 engine: None,
+                test_set: None,
+                evaluation: None,
             })),
         }
     }
@@ -152,11 +205,7 @@ impl Session {
         future_to_promise(async move {
             let (engine, backend) = {
                 let state = state.borrow();
-                let engine = state
-                    .engine
-                    .clone()
-                    .ok_or_else(|| JsValue::from_str("no model is loaded"))?;
-                (engine, state.backend)
+                (state.engine()?, state.backend)
             };
             let prepared = prepare(&bytes).map_err(|err| JsValue::from_str(&err))?;
             let started = now();
@@ -176,15 +225,171 @@ impl Session {
     /// that compiles the kernels.
     #[wasm_bindgen(js_name = warmUp)]
     pub fn warm_up(&self) -> Promise {
-        let engine = self.state.borrow().engine.clone();
+        let engine = self.state.borrow().engine();
         future_to_promise(async move {
-            let engine = engine.ok_or_else(|| JsValue::from_str("no model is loaded"))?;
+            let engine = engine?;
             let started = now();
             engine
                 .probabilities(&vec![128u8; cifar_model::preprocess::IMAGE_BYTES])
                 .await
                 .map_err(|err| JsValue::from_str(&err))?;
             Ok(JsValue::from_f64(now() - started))
+        })
+    }
+}
+
+/// The error browser, in-browser evaluation and benchmarks.
+#[wasm_bindgen]
+impl Session {
+    /// Loads the trainer's test report (JSON text) and its images; resolves to the summary
+    /// (accuracy, per-class accuracy, confusion matrix). Throws with the reason for a bad pair.
+    #[wasm_bindgen(js_name = loadTestSet)]
+    pub fn load_test_set(&self, report_json: String, images: Vec<u8>) -> Result<JsValue, JsValue> {
+        let test_set = TestSet::new(&report_json, images).map_err(js_error)?;
+        let summary: Summary = test_set.summary();
+        let mut state = self.state.borrow_mut();
+        state.test_set = Some(Rc::new(test_set));
+        state.evaluation = None;
+        to_js(&summary)
+    }
+
+    /// Gallery entries `{index, label, predicted, confidence}`: classes are indices or
+    /// `undefined` for any; `sort` is `index`, `confidence-desc` or `confidence-asc`.
+    pub fn gallery(
+        &self,
+        label: Option<u32>,
+        predicted: Option<u32>,
+        errors_only: bool,
+        sort: &str,
+    ) -> Result<JsValue, JsValue> {
+        let test_set = self.state.borrow().test_set()?;
+        let filter = Filter {
+            label: label.map(|c| c as usize),
+            predicted: predicted.map(|c| c as usize),
+            errors_only,
+        };
+        let entries: Vec<Entry> = test_set.gallery(filter, Sort::parse(sort).map_err(js_error)?);
+        to_js(&entries)
+    }
+
+    /// RGBA bytes of shipped test image `index` (32×32).
+    #[wasm_bindgen(js_name = testImage)]
+    pub fn test_image(&self, index: usize) -> Result<Vec<u8>, JsValue> {
+        self.state
+            .borrow()
+            .test_set()?
+            .rgba(index)
+            .map_err(js_error)
+    }
+
+    /// Classifies shipped test image `index` live and compares the answer with the stored one:
+    /// resolves to `{probabilities, top, millis, stored_probabilities, comparison, backend}`.
+    #[wasm_bindgen(js_name = classifyTestImage)]
+    pub fn classify_test_image(&self, index: usize) -> Promise {
+        let state = self.state.clone();
+        future_to_promise(async move {
+            let (engine, test_set, backend) = {
+                let state = state.borrow();
+                (state.engine()?, state.test_set()?, state.backend)
+            };
+            let planar = test_set.planar(index, 1).map_err(js_error)?;
+            let started = now();
+            let probabilities = engine.probabilities(planar).await.map_err(js_error)?;
+            let millis = now() - started;
+            to_js(&TestImageResult {
+                comparison: compare(&test_set.report, index, &probabilities),
+                stored_probabilities: test_set.report.probabilities[index].clone(),
+                classification: Classification::new(probabilities, millis),
+                backend: backend.name(),
+            })
+        })
+    }
+
+    /// Starts an evaluation over the first `limit` shipped test images (all when undefined);
+    /// returns how many it will cover.
+    #[wasm_bindgen(js_name = startEvaluation)]
+    pub fn start_evaluation(&self, limit: Option<usize>) -> Result<usize, JsValue> {
+        let total = {
+            let test_set = self.state.borrow().test_set()?;
+            limit.map_or(test_set.len(), |l| l.min(test_set.len()))
+        };
+        self.state.borrow_mut().evaluation = Some(Evaluation::new(total));
+        Ok(total)
+    }
+
+    /// Evaluates the next `batch` images of the running evaluation; resolves to its progress
+    /// (`done`, `total`, `accuracy`, `stored_accuracy`, `disagreements`, `max_difference`,
+    /// `images_per_second`, `finished`). Each call is one batch, so the page can paint between.
+    #[wasm_bindgen(js_name = evaluateNext)]
+    pub fn evaluate_next(&self, batch: usize) -> Promise {
+        let state = self.state.clone();
+        future_to_promise(async move {
+            let (engine, test_set, backend, next) = {
+                let state = state.borrow();
+                let evaluation = state
+                    .evaluation
+                    .as_ref()
+                    .ok_or_else(|| js_error("no evaluation is running"))?;
+                let next = evaluation.next_batch(batch);
+                (state.engine()?, state.test_set()?, state.backend, next)
+            };
+            if let Some((start, count)) = next {
+                let planar = test_set.planar(start, count).map_err(js_error)?;
+                let started = now();
+                let probabilities = engine.probabilities(planar).await.map_err(js_error)?;
+                let millis = now() - started;
+                let mut state = state.borrow_mut();
+                let evaluation = state
+                    .evaluation
+                    .as_mut()
+                    .ok_or_else(|| js_error("the evaluation was stopped"))?;
+                evaluation
+                    .record(&test_set.report, start, &probabilities, millis)
+                    .map_err(js_error)?;
+            }
+            let state = state.borrow();
+            let evaluation = state
+                .evaluation
+                .as_ref()
+                .ok_or_else(|| js_error("the evaluation was stopped"))?;
+            to_js(&Progress {
+                evaluation,
+                finished: evaluation.finished(),
+                accuracy: evaluation.accuracy(),
+                stored_accuracy: evaluation.stored_accuracy(&test_set.report),
+                images_per_second: evaluation.images_per_second(),
+                backend: backend.name(),
+            })
+        })
+    }
+
+    /// Inference speed: `iterations` forward passes of `batch` images (after one untimed pass),
+    /// each read back to the page as a classification would be.
+    pub fn benchmark(&self, batch: usize, iterations: usize) -> Promise {
+        let state = self.state.clone();
+        future_to_promise(async move {
+            let (engine, backend) = {
+                let state = state.borrow();
+                (state.engine()?, state.backend)
+            };
+            let batch = batch.max(1);
+            let iterations = iterations.max(1);
+            let planar: Vec<u8> = (0..batch * cifar_model::preprocess::IMAGE_BYTES)
+                .map(|i| (i * 7 % 251) as u8)
+                .collect();
+            engine.probabilities(&planar).await.map_err(js_error)?;
+            let started = now();
+            for _ in 0..iterations {
+                engine.probabilities(&planar).await.map_err(js_error)?;
+            }
+            let millis = now() - started;
+            to_js(&BenchResult {
+                batch,
+                iterations,
+                millis,
+                images_per_second: 1000.0 * (batch * iterations) as f64 / millis,
+                backend: backend.name(),
+            })
         })
     }
 }

@@ -1,6 +1,7 @@
 //! Turning a user's file into model input and the model's output into something to show.
 
 use cifar_model::preprocess::{rgb_to_planar, to_model_rgb};
+use cifar_model::report::argmax;
 use image::{DynamicImage, RgbImage};
 use serde::Serialize;
 
@@ -40,9 +41,7 @@ pub struct Classification {
 
 impl Classification {
     pub fn new(probabilities: Vec<f32>, millis: f64) -> Self {
-        let top = probabilities.iter().enumerate().fold(0, |best, (i, p)| {
-            if *p > probabilities[best] { i } else { best }
-        });
+        let top = argmax(&probabilities);
         Self {
             probabilities,
             top,

@@ -3,6 +3,8 @@
 
 pub mod classify;
 pub mod engine;
+pub mod evaluation;
+pub mod test_set;
 
 #[cfg(target_arch = "wasm32")]
 pub mod bindings;

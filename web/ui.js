@@ -1,0 +1,89 @@
+// Small DOM helpers shared by the page's scripts (app.js, test-set.js).
+
+export const $ = (id) => document.getElementById(id);
+
+export function status(message, kind = "info") {
+  const element = $("status");
+  element.textContent = message;
+  element.dataset.kind = kind;
+}
+
+export function backendNote(message) {
+  $("backend-note").textContent = message;
+}
+
+export function showBackend(session) {
+  const backend = session.backend();
+  $("backend").value = backend;
+  const active = $("backend-active");
+  active.dataset.backend = backend;
+  active.textContent = backend === "webgpu" ? "active: WebGPU" : "active: CPU (WASM)";
+}
+
+/// Runs `work()`; if it fails on WebGPU (a lost device, a failed kernel), switches the session to
+/// the CPU backend with a visible note and runs it once more there: never a dead page.
+export async function withFallback(session, work) {
+  try {
+    return await work();
+  } catch (error) {
+    if (session.backend() !== "webgpu") throw error;
+    session.useCpu();
+    showBackend(session);
+    backendNote(`WebGPU failed (${error}) — switched to the CPU backend.`);
+    return await work();
+  }
+}
+
+export const yieldToPage = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+export async function fetchWithProgress(url, progress) {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+  const total = Number(response.headers.get("content-length")) || 0;
+  const reader = response.body.getReader();
+  const chunks = [];
+  let received = 0;
+  progress.hidden = false;
+  progress.value = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    received += value.length;
+    if (total) progress.value = received / total;
+  }
+  progress.hidden = true;
+  const bytes = new Uint8Array(received);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return bytes;
+}
+
+/// Ten probability bars (`data-class`, `data-probability`, `.top` on the arg-max).
+export function bars(probabilities, top, classNames) {
+  const list = document.createElement("ol");
+  list.className = "bars";
+  probabilities.forEach((p, i) => {
+    const item = document.createElement("li");
+    item.dataset.class = classNames[i];
+    item.dataset.probability = String(p);
+    if (i === top) item.classList.add("top");
+    item.innerHTML = `<span class="name"></span><span class="bar"><span style="width:${(100 * p).toFixed(2)}%"></span></span><span class="value">${(100 * p).toFixed(2)}%</span>`;
+    item.querySelector(".name").textContent = classNames[i];
+    list.append(item);
+  });
+  return list;
+}
+
+/// A 32×32 canvas showing RGBA bytes.
+export function imageCanvas(rgba, className) {
+  const canvas = document.createElement("canvas");
+  canvas.width = 32;
+  canvas.height = 32;
+  canvas.className = className;
+  canvas.getContext("2d").putImageData(new ImageData(new Uint8ClampedArray(rgba), 32, 32), 0, 0);
+  return canvas;
+}
