@@ -215,6 +215,9 @@ pub struct BenchArgs {
     /// Reference figures (JSON from bench/pytorch_reference.py --json) to print ratios against.
     #[arg(long)]
     pub reference: Option<PathBuf>,
+    /// Also write the figures as JSON (the reference format) to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -530,6 +533,7 @@ fn bench_cmd(args: BenchArgs) -> Result<()> {
             None => true,
         })
         .collect();
+    let mut results = std::collections::BTreeMap::new();
     for (name, config) in selected {
         let result = bench::measure(&config, &settings, &device);
         println!(
@@ -551,6 +555,10 @@ fn bench_cmd(args: BenchArgs) -> Result<()> {
                 reference.infer_images_per_second
             );
         }
+        results.insert(name.to_string(), result);
+    }
+    if let Some(path) = &args.json {
+        crate::fsutil::write_atomic(path, serde_json::to_string_pretty(&results)?.as_bytes())?;
     }
     Ok(())
 }

@@ -533,3 +533,40 @@ fn export_web_writes_the_browser_assets() {
     assert_eq!(training.epochs, 1);
     drop(shipped);
 }
+
+#[test]
+fn bench_prints_figures_ratios_and_json() {
+    let temp = tempfile::tempdir().unwrap();
+    let reference = temp.path().join("reference.json");
+    std::fs::write(
+        &reference,
+        r#"{"narrow": {"train_images_per_second": 10.0, "infer_images_per_second": 20.0}}"#,
+    )
+    .unwrap();
+    let json = temp.path().join("bench.json");
+    let stdout = ok(&[
+        "bench",
+        "--device",
+        "cpu",
+        "--model",
+        "narrow",
+        "--train-batch",
+        "2",
+        "--infer-batch",
+        "2",
+        "--warmup",
+        "0",
+        "--iterations",
+        "1",
+        "--reference",
+        p(&reference),
+        "--json",
+        p(&json),
+    ]);
+    assert!(stdout.contains("narrow: train"), "{stdout}");
+    assert!(stdout.contains("vs reference"), "{stdout}");
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert!(written["narrow"]["infer_images_per_second"].as_f64().unwrap() > 0.0);
+    assert!(written.get("resnet18").is_none());
+}

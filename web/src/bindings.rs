@@ -43,10 +43,27 @@ impl State {
     fn device(&self) -> Device {
         match (self.backend, &self.webgpu) {
             (Backend::WebGpu, Some(device)) => device.clone(),
-            _ => Device::flex(),
+            _ => cpu_device(),
         }
     }
 }
+
+/// The CPU backend compiled to WASM: flex (pure Rust), or with the `ndarray-cpu` feature Burn's
+/// deprecated ndarray backend, kept only to measure the two against each other (BENCHMARKS.md).
+fn cpu_device() -> Device {
+    #[cfg(feature = "ndarray-cpu")]
+    #[allow(deprecated)]
+    return Device::ndarray();
+    #[cfg(not(feature = "ndarray-cpu"))]
+    Device::flex()
+}
+
+/// Name of the CPU backend this build uses.
+const CPU_KERNELS: &str = if cfg!(feature = "ndarray-cpu") {
+    "ndarray"
+} else {
+    "flex"
+};
 
 /// One page's model and device.
 #[wasm_bindgen]
@@ -147,6 +164,12 @@ impl Session {
         }
     }
 
+    /// The Burn backend behind `"cpu"` in this build: `"flex"` or `"ndarray"`.
+    #[wasm_bindgen(js_name = cpuKernels)]
+    pub fn cpu_kernels(&self) -> String {
+        CPU_KERNELS.to_string()
+    }
+
     /// The active backend: `"webgpu"` or `"cpu"`.
     pub fn backend(&self) -> String {
         self.state.borrow().backend.name().to_string()
@@ -177,7 +200,7 @@ impl Session {
     /// Switches to the CPU backend (always available).
     #[wasm_bindgen(js_name = useCpu)]
     pub fn use_cpu(&self) -> Result<String, JsValue> {
-        switch(&self.state, Backend::Cpu, &Device::flex())?;
+        switch(&self.state, Backend::Cpu, &cpu_device())?;
         Ok("cpu".into())
     }
 
