@@ -108,6 +108,10 @@ pub struct TrainArgs {
     /// Continue the run in --out from its last checkpoint.
     #[arg(long)]
     pub resume: bool,
+    /// Stop after this epoch (checkpoint kept, no final weights); continue later with --resume.
+    /// For training in slices on a machine that is not yours for long.
+    #[arg(long)]
+    pub stop_after: Option<usize>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -285,15 +289,22 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
         out: args.out.clone(),
         device,
         resume: args.resume,
+        stop_after: args.stop_after,
         progress: show_progress(),
     })?;
-    if let Some(last) = outcome.records.last() {
-        println!(
+    match (outcome.records.last(), &outcome.final_weights) {
+        (Some(last), Some(weights)) => println!(
             "done: test accuracy {:.2}% after {} epochs; weights in {}",
             100.0 * last.test_accuracy,
             last.epoch,
-            outcome.final_weights.display()
-        );
+            weights.display()
+        ),
+        (Some(last), None) => println!(
+            "stopped after epoch {} as asked (test accuracy {:.2}%); continue with --resume",
+            last.epoch,
+            100.0 * last.test_accuracy
+        ),
+        (None, _) => {}
     }
     Ok(())
 }

@@ -42,6 +42,8 @@ pub struct Run<'a> {
     pub out: PathBuf,
     pub device: Device,
     pub resume: bool,
+    /// Stop after this epoch, before the run's end (checkpoint kept, no final weights).
+    pub stop_after: Option<usize>,
     /// Show progress bars (off in tests and when output is not a terminal).
     pub progress: bool,
 }
@@ -50,7 +52,8 @@ pub struct Run<'a> {
 #[derive(Debug)]
 pub struct Outcome {
     pub records: Vec<EpochRecord>,
-    pub final_weights: PathBuf,
+    /// `None` when the run stopped early (`stop_after`).
+    pub final_weights: Option<PathBuf>,
 }
 
 fn optimizer(config: &TrainingConfig) -> ModuleOptimizer {
@@ -250,6 +253,12 @@ pub fn train(run: Run) -> Result<Outcome> {
         metrics::append(out, &record)?;
         records.push(record);
         plot::training_curves(&records, &out.join(CURVES_FILE))?;
+        if run.stop_after == Some(epoch) && epoch < config.epochs {
+            return Ok(Outcome {
+                records,
+                final_weights: None,
+            });
+        }
     }
 
     let final_model = model.valid();
@@ -268,7 +277,7 @@ pub fn train(run: Run) -> Result<Outcome> {
     write_atomic(&out.join(FINAL_F16_FILE), &f16)?;
     Ok(Outcome {
         records,
-        final_weights,
+        final_weights: Some(final_weights),
     })
 }
 

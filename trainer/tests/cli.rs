@@ -85,23 +85,23 @@ fn train_resume_eval_predict_export_on_real_images() {
         "200",
     ];
 
-    // Epoch 1, as if the run had been interrupted there...
+    // Epoch 1 of 2, stopping there as a run in slices (or an interrupted one) would...
     let mut first = vec!["train"];
     first.extend(common_args);
-    first.extend(["--epochs", "1"]);
+    first.extend(["--epochs", "2", "--stop-after", "1"]);
     let stdout = ok(&first);
     assert!(stdout.contains("device: cpu"), "{stdout}");
+    assert!(stdout.contains("stopped after epoch 1"), "{stdout}");
     assert!(run.join("checkpoint/state.json").is_file());
     for file in [
         "config.json",
         "metrics.jsonl",
         "curves.png",
         "best.safetensors",
-        "model.safetensors",
-        "model-f16.safetensors",
     ] {
         assert!(run.join(file).is_file(), "{file} missing");
     }
+    assert!(!run.join("model.safetensors").exists());
     // ...then resumed for a second epoch. Other settings than --epochs may not change.
     let mut changed = vec!["train"];
     changed.extend(common_args);
@@ -113,6 +113,9 @@ fn train_resume_eval_predict_export_on_real_images() {
     resume.extend(["--epochs", "2", "--resume"]);
     let stdout = ok(&resume);
     assert!(stdout.contains("resuming after epoch 1"), "{stdout}");
+    for file in ["model.safetensors", "model-f16.safetensors"] {
+        assert!(run.join(file).is_file(), "{file} missing");
+    }
 
     let text = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
     let records: Vec<EpochRecord> = text
@@ -567,6 +570,11 @@ fn bench_prints_figures_ratios_and_json() {
     assert!(stdout.contains("vs reference"), "{stdout}");
     let written: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    assert!(written["narrow"]["infer_images_per_second"].as_f64().unwrap() > 0.0);
+    assert!(
+        written["narrow"]["infer_images_per_second"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
     assert!(written.get("resnet18").is_none());
 }
