@@ -124,7 +124,11 @@ async function main() {
     event.target.value = "";
   });
 
-  $("image-files").addEventListener("change", (event) => classifyAll(session, [...event.target.files]));
+  $("image-files").addEventListener("change", (event) => {
+    const files = [...event.target.files];
+    event.target.value = ""; // so that choosing the same file again classifies it again
+    classifyAll(session, files);
+  });
   const zone = $("drop-zone");
   zone.addEventListener("dragover", (event) => {
     event.preventDefault();

@@ -9,7 +9,7 @@
 // (all shipped images on the CPU, a few dozen on the slow software WebGPU adapter).
 //
 // Inputs (environment, set by tests/browser/run.sh): DIST (built page), WEIGHTS (.safetensors),
-// IMAGE (a test image), EXPECTED (`trainer predict --json` output for IMAGE), ARTIFACTS (folder
+// IMAGE (a test image), PYTORCH_WEIGHTS (WEIGHTS as a bare PyTorch state_dict), EXPECTED (`trainer predict --json` output for IMAGE), ARTIFACTS (folder
 // for screenshots).
 
 import { test, before, after } from "node:test";
@@ -30,6 +30,7 @@ const WEIGHTS = env("WEIGHTS");
 const IMAGE = env("IMAGE");
 const EXPECTED = JSON.parse(fs.readFileSync(env("EXPECTED"), "utf8"))[0];
 const ARTIFACTS = env("ARTIFACTS");
+const PYTORCH_WEIGHTS = env("PYTORCH_WEIGHTS");
 const TIMEOUT = 240_000; // the software WebGPU adapter is slow; CPU loads in about a second
 
 const TYPES = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm", ".css": "text/css" };
@@ -128,6 +129,13 @@ for (const webgpu of [true, false]) {
       // 6. Classifying still works, with the same answer.
       const again = await readProbabilities(await classify(page, IMAGE));
       assert.equal(again.find((entry) => entry.top).name, top.name);
+
+      // 7. The same weights saved by PyTorch (state_dict names, no metadata): the same answer.
+      await page.setInputFiles("#weights-file", [PYTORCH_WEIGHTS]);
+      await page.waitForFunction(() => /no training summary/.test(document.querySelector("#model-info").textContent), null, { timeout: TIMEOUT });
+      assert.match(await page.textContent("#model-info"), /16\/32\/64\/128/);
+      const fromPyTorch = await readProbabilities(await classify(page, IMAGE));
+      fromPyTorch.forEach((entry, i) => assert.ok(Math.abs(entry.p - EXPECTED.probabilities[i]) < 1e-3, `${entry.name}: ${entry.p}`));
 
       await page.screenshot({ path: path.join(ARTIFACTS, `page-${name}.png`), fullPage: true });
       assert.deepEqual(errors, []);

@@ -19,7 +19,11 @@ echo '{"model": {"widths": [16, 32, 64, 128]}, "epochs": 1, "batch_size": 32}' >
 "$trainer" train --data "$work/data" --out "$work/run" --device cpu --config "$work/config.json" >/dev/null
 python3 tests/browser/make_png.py "$work/image.png"
 "$trainer" predict --weights "$work/run/model-f16.safetensors" --json "$work/image.png" > "$work/expected.json"
+# The same weights as a PyTorch user's file: PyTorch names and layouts, no metadata.
+"$trainer" export --weights "$work/run/model-f16.safetensors" --format pytorch --out "$work/pytorch.safetensors" >/dev/null
+python3 tests/browser/strip_metadata.py "$work/pytorch.safetensors" "$work/pytorch-state-dict.safetensors"
 
 DIST="$PWD/dist" WEIGHTS="$work/run/model-f16.safetensors" IMAGE="$work/image.png" \
+  PYTORCH_WEIGHTS="$work/pytorch-state-dict.safetensors" \
   EXPECTED="$work/expected.json" ARTIFACTS="$CARGO_TARGET_DIR/browser-artifacts" \
   node --test --test-reporter=spec tests/browser/e2e.test.mjs
