@@ -71,3 +71,23 @@ pub fn real_archive() -> Option<PathBuf> {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/cifar-10-binary.tar.gz");
     beside.exists().then_some(beside)
 }
+
+/// The first `count` raw records (label byte + pixels) of `test_batch.bin` in a CIFAR-10
+/// `.tar.gz`, read directly with tar/flate2 (not through the trainer's loader).
+pub fn real_test_records(archive: &Path, count: usize) -> Vec<u8> {
+    use std::io::Read;
+    let file = std::fs::File::open(archive).unwrap();
+    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    for entry in tar.entries().unwrap() {
+        let entry = entry.unwrap();
+        if entry.path().unwrap().ends_with("test_batch.bin") {
+            let mut records = vec![0; count * RECORD_BYTES];
+            entry
+                .take(records.len() as u64)
+                .read_exact(&mut records)
+                .unwrap();
+            return records;
+        }
+    }
+    panic!("{}: no test_batch.bin", archive.display());
+}
