@@ -10,6 +10,8 @@
 #   ALL=1 bash bench/browser.sh      # also ResNet-18 at batch 64 on the software WebGPU adapter
 #   SKIP_BUILD=1 DIST=/some/dist LABEL="no simd" bash bench/browser.sh   # an existing build
 #   FEATURES=ndarray-cpu DIST=/tmp/dist-ndarray bash bench/browser.sh   # CPU backend on ndarray
+#   NO_ONNX=1 …                      # without the ONNX Runtime Web part
+#   MODELS=narrow …                  # only these models (narrow, resnet18)
 #
 # Needs scripts/setup.sh and scripts/setup-web.sh; nothing else may run on the machine meanwhile.
 set -euo pipefail
@@ -43,7 +45,9 @@ echo "native trainer bench (cpu device)…" >&2
 "$trainer" bench --device cpu --train-batch 2 --warmup 1 --infer-batch 64 --iterations 5 --json "$work/native-64.json" >&2
 
 onnx=false
-if "$python" -c "import torch, safetensors, onnx" 2>/dev/null; then
+if [ -n "${NO_ONNX:-}" ]; then
+  echo "NO_ONNX: the ONNX Runtime Web comparison is not run" >&2
+elif "$python" -c "import torch, safetensors, onnx" 2>/dev/null; then
   "$trainer" export --weights "$work/resnet18/model.safetensors" --format pytorch --out "$work/resnet18-pt.safetensors" >/dev/null
   "$trainer" export --weights assets/model-f16.safetensors --format pytorch --out "$work/narrow-pt.safetensors" >/dev/null
   "$python" bench/export_onnx.py --weights "$work/resnet18-pt.safetensors" --out "$work/files/resnet18.onnx" >&2
@@ -69,6 +73,8 @@ config = {
          "iterations": {"cpu": {"1": 10, "64": 2}, "webgpu": {"1": 3, "64": $resnet_gpu_64}}},
     ],
 }
+only = "${MODELS:-}".split(",") if "${MODELS:-}" else None
+config["models"] = [m for m in config["models"] if only is None or m["name"] in only]
 json.dump(config, open(sys.argv[1], "w"), indent=1)
 PY
 node bench/browser/bench.mjs "$work/bench.json"
