@@ -105,19 +105,44 @@ def main():
         model = ResNet(**NARROW)
         model.load_state_dict(load_file(exported), strict=True)
         model.eval()
-        compare("ours → PyTorch", trainer_logits(exported, paths), torch_logits(model, paths))
+        compare("ours narrow → PyTorch", trainer_logits(exported, paths), torch_logits(model, paths))
 
-        # 2. PyTorch → ours: BatchNorm statistics from a few training-mode passes.
-        model = ResNet(**NARROW)
-        model.train()
-        with torch.no_grad():
-            for _ in range(3):
-                model(torch.randn(16, 3, 32, 32) * 1.5 + 0.3)
+        # The report's ResNet-18, one epoch on the same tiny data.
+        config18 = os.path.join(temp, "config18.json")
+        with open(config18, "w") as f:
+            json.dump({"epochs": 1, "batch_size": 32}, f)
+        run("train", "--data", os.path.join(temp, "data"), "--out", os.path.join(temp, "run18"),
+            "--device", "cpu", "--config", config18)
+        exported18 = os.path.join(temp, "pytorch18.safetensors")
+        run("export", "--weights", os.path.join(temp, "run18", "model.safetensors"), "--out", exported18,
+            "--format", "pytorch")
+        model = ResNet()
+        model.load_state_dict(load_file(exported18), strict=True)
         model.eval()
-        saved = os.path.join(temp, "from-pytorch.safetensors")
-        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, saved)
-        compare("PyTorch → ours", trainer_logits(saved, paths), torch_logits(model, paths))
-    print("2 passed, 0 failed")
+        compare("ours ResNet-18 → PyTorch", trainer_logits(exported18, paths), torch_logits(model, paths))
+
+        # The shipped weights (assets/), exported the same way.
+        shipped = os.path.join(temp, "shipped-pytorch.safetensors")
+        run("export", "--weights", os.path.join(HERE, "..", "assets", "model-f16.safetensors"), "--out", shipped,
+            "--format", "pytorch")
+        model = ResNet(**NARROW)
+        model.load_state_dict(load_file(shipped), strict=True)
+        model.eval()
+        compare("shipped weights → PyTorch", trainer_logits(shipped, paths), torch_logits(model, paths))
+
+        # 2. PyTorch → ours, the narrow model and the report's ResNet-18: BatchNorm statistics
+        # from a few training-mode passes, saved as a plain state_dict.
+        for name, widths in [("narrow", NARROW), ("ResNet-18", {})]:
+            model = ResNet(**widths)
+            model.train()
+            with torch.no_grad():
+                for _ in range(3):
+                    model(torch.randn(16, 3, 32, 32) * 1.5 + 0.3)
+            model.eval()
+            saved = os.path.join(temp, f"from-pytorch-{name}.safetensors")
+            save_file({k: v.contiguous() for k, v in model.state_dict().items()}, saved)
+            compare(f"PyTorch {name} → ours", trainer_logits(saved, paths), torch_logits(model, paths))
+    print("5 passed, 0 failed")
 
 
 if __name__ == "__main__":
