@@ -2,7 +2,7 @@
 // preprocessing and the weights parsing are the Rust crates'; this file only moves bytes and
 // draws results.
 
-import { $, status, backendNote, showBackend, withFallback, yieldToPage, fetchWithProgress, bars, imageCanvas } from "./ui.js";
+import { $, status, backendNote, showBackend, withFallback, message, yieldToPage, fetchWithProgress, bars, imageCanvas } from "./ui.js";
 import { setupTestSet } from "./test-set.js";
 
 const DEFAULT_WEIGHTS = "assets/model-f16.safetensors";
@@ -62,10 +62,10 @@ async function classifyFile(session, file) {
     card.append(original, canvas, summary, bars(result.probabilities, result.top, window.classNames));
   } catch (error) {
     card.classList.add("error");
-    const message = document.createElement("p");
-    message.className = "message";
-    message.textContent = String(error);
-    card.append(message);
+    const text = document.createElement("p");
+    text.className = "message";
+    text.textContent = message(error);
+    card.append(text);
   }
 }
 
@@ -85,7 +85,7 @@ async function main() {
     try {
       await session.useWebGpu();
     } catch (error) {
-      backendNote(`${error} — using the CPU backend.`);
+      backendNote(`${message(error)} — using the CPU backend.`);
     }
   } else {
     backendNote("This browser has no WebGPU — using the CPU backend.");
@@ -108,7 +108,7 @@ async function main() {
       backendNote("");
     } catch (error) {
       session.useCpu();
-      backendNote(`${error} — staying on the CPU backend.`);
+      backendNote(`${message(error)} — staying on the CPU backend.`);
     }
     showBackend(session);
   });
@@ -119,7 +119,7 @@ async function main() {
     try {
       await loadWeights(session, new Uint8Array(await file.arrayBuffer()), file.name);
     } catch (error) {
-      status(`${file.name}: ${error} — the current model is kept.`, "error");
+      status(`${file.name}: ${message(error)} — the current model is kept.`, "error");
     }
     event.target.value = "";
   });
@@ -142,7 +142,7 @@ async function main() {
     const weights = files.filter((f) => f.name.endsWith(".safetensors"));
     if (weights.length) {
       weights[0].arrayBuffer().then((buffer) => loadWeights(session, new Uint8Array(buffer), weights[0].name))
-        .catch((error) => status(`${weights[0].name}: ${error} — the current model is kept.`, "error"));
+        .catch((error) => status(`${weights[0].name}: ${message(error)} — the current model is kept.`, "error"));
     }
     classifyAll(session, files.filter((f) => !f.name.endsWith(".safetensors")));
   });
@@ -154,4 +154,4 @@ async function main() {
   document.body.dataset.ready = "true";
 }
 
-main().catch((error) => status(`The app failed to start: ${error}`, "error"));
+main().catch((error) => status(`The app failed to start: ${message(error)}`, "error"));

@@ -3,7 +3,7 @@
 // sorting and the comparison with the trainer's stored answers are computed in Rust
 // (web/src/test_set.rs, web/src/evaluation.rs); this file draws them.
 
-import { $, status, withFallback, yieldToPage, fetchWithProgress, bars, imageCanvas } from "./ui.js";
+import { $, status, withFallback, message, yieldToPage, fetchWithProgress, bars, imageCanvas } from "./ui.js";
 
 const REPORT = "assets/test-report.json";
 const IMAGES = "assets/test-images.bin";
@@ -111,7 +111,7 @@ async function showDetail(session, entry) {
       ? `Live (${result.backend}, ${result.millis.toFixed(1)} ms) agrees with the trainer: largest difference ${c.max_difference.toExponential(1)}.`
       : `DISAGREES with the trainer's stored answer: live ${names[c.predicted]}, stored ${names[c.stored_predicted]}, largest difference ${c.max_difference.toExponential(1)}.`;
   } catch (error) {
-    $("detail-live").replaceChildren(String(error));
+    $("detail-live").replaceChildren(message(error));
   }
 }
 
@@ -150,7 +150,7 @@ async function evaluate(session) {
       await yieldToPage();
     }
   } catch (error) {
-    $("evaluate-result").textContent = `Evaluation failed: ${error}`;
+    $("evaluate-result").textContent = `Evaluation failed: ${message(error)}`;
     $("evaluate-result").dataset.finished = "error";
   } finally {
     button.disabled = false;
@@ -182,7 +182,7 @@ async function open(session) {
     $("error-browser").hidden = false;
     button.hidden = true;
   } catch (error) {
-    status(`The test images could not be loaded: ${error}`, "error");
+    status(`The test images could not be loaded: ${message(error)}`, "error");
     button.disabled = false;
   }
 }

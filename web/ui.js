@@ -20,16 +20,20 @@ export function showBackend(session) {
   active.textContent = backend === "webgpu" ? "active: WebGPU" : "active: CPU (WASM)";
 }
 
-/// Runs `work()`; if it fails on WebGPU (a lost device, a failed kernel), switches the session to
-/// the CPU backend with a visible note and runs it once more there: never a dead page.
+/// The text of an error from the wasm side (a JS `Error`) or anywhere else.
+export const message = (error) => (error instanceof Error ? error.message : String(error));
+
+/// Runs `work()`; if it fails on WebGPU (a lost device, a failed kernel: anything but an
+/// `InputError`, which is the user's file or request and would fail anywhere), switches the
+/// session to the CPU backend with a visible note and runs it once more there: never a dead page.
 export async function withFallback(session, work) {
   try {
     return await work();
   } catch (error) {
-    if (session.backend() !== "webgpu") throw error;
+    if (session.backend() !== "webgpu" || error?.name === "InputError") throw error;
     session.useCpu();
     showBackend(session);
-    backendNote(`WebGPU failed (${error}) — switched to the CPU backend.`);
+    backendNote(`WebGPU failed (${message(error)}) — switched to the CPU backend.`);
     return await work();
   }
 }

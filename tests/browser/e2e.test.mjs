@@ -126,9 +126,11 @@ for (const webgpu of [true, false]) {
       const bad = await classify(page, notImage);
       assert.match(await bad.locator(".message").textContent(), /not .*image/);
 
-      // 6. Classifying still works, with the same answer.
+      // 6. Classifying still works, with the same answer, on the same backend (a bad file is the
+      // user's error, not the device's: no fallback).
       const again = await readProbabilities(await classify(page, IMAGE));
       assert.equal(again.find((entry) => entry.top).name, top.name);
+      assert.equal(await page.getAttribute("#backend-active", "data-backend"), name);
 
       // 7. The same weights saved by PyTorch (state_dict names, no metadata): the same answer.
       await page.setInputFiles("#weights-file", [PYTORCH_WEIGHTS]);
@@ -136,6 +138,25 @@ for (const webgpu of [true, false]) {
       assert.match(await page.textContent("#model-info"), /16\/32\/64\/128/);
       const fromPyTorch = await readProbabilities(await classify(page, IMAGE));
       fromPyTorch.forEach((entry, i) => assert.ok(Math.abs(entry.p - EXPECTED.probabilities[i]) < 1e-3, `${entry.name}: ${entry.p}`));
+
+      // 8. WebGPU failing mid-session (as a lost device would make it): the page moves to the
+      // CPU backend with a note and still answers. The failure is simulated at the JS boundary,
+      // as headless Chromium offers no way to lose the software adapter's device.
+      if (webgpu) {
+        await page.evaluate(() => {
+          const classify = window.session.classify.bind(window.session);
+          let failed = false;
+          window.session.classify = (bytes) => {
+            if (failed) return classify(bytes);
+            failed = true;
+            return Promise.reject(new Error("simulated device loss"));
+          };
+        });
+        const card = await classify(page, IMAGE);
+        assert.match(await card.locator(".prediction").textContent(), /ms on cpu/);
+        assert.equal(await page.getAttribute("#backend-active", "data-backend"), "cpu");
+        assert.match(await page.textContent("#backend-note"), /WebGPU failed \(simulated device loss\) — switched to the CPU backend/);
+      }
 
       await page.screenshot({ path: path.join(ARTIFACTS, `page-${name}.png`), fullPage: true });
       assert.deepEqual(errors, []);

@@ -129,21 +129,35 @@ struct BenchResult {
     backend: &'static str,
 }
 
-fn js_error(message: impl std::fmt::Display) -> JsValue {
-    JsValue::from_str(&message.to_string())
+/// A JS `Error` named `kind`. The page falls back from WebGPU to the CPU on any failure except an
+/// `InputError` (a file that is not an image, a bad request): those are the user's, not the
+/// device's, and switching backends would not help.
+fn named_error(kind: &str, message: impl std::fmt::Display) -> JsValue {
+    let error = js_sys::Error::new(&message.to_string());
+    error.set_name(kind);
+    error.into()
+}
+
+fn input_error(message: impl std::fmt::Display) -> JsValue {
+    named_error("InputError", message)
+}
+
+/// The model failed on its device (reading a result back, moving the weights).
+fn device_error(message: impl std::fmt::Display) -> JsValue {
+    named_error("DeviceError", message)
 }
 
 impl State {
     fn engine(&self) -> Result<Rc<Engine>, JsValue> {
         self.engine
             .clone()
-            .ok_or_else(|| js_error("no model is loaded"))
+            .ok_or_else(|| input_error("no model is loaded"))
     }
 
     fn test_set(&self) -> Result<Rc<TestSet>, JsValue> {
         self.test_set
             .clone()
-            .ok_or_else(|| js_error("the test images are not loaded"))
+            .ok_or_else(|| input_error("the test images are not loaded"))
     }
 }
 
@@ -185,9 +199,10 @@ impl Session {
             let device = match existing {
                 Some(device) => device,
                 None => {
-                    let device = Device::wgpu_options().init_async().await.map_err(|err| {
-                        JsValue::from_str(&format!("WebGPU is not available: {err}"))
-                    })?;
+                    let device = Device::wgpu_options()
+                        .init_async()
+                        .await
+                        .map_err(|err| device_error(format!("WebGPU is not available: {err}")))?;
                     state.borrow_mut().webgpu = Some(device.clone());
                     device
                 }
@@ -208,7 +223,7 @@ impl Session {
     #[wasm_bindgen(js_name = loadWeights)]
     pub fn load_weights(&self, bytes: Vec<u8>) -> Result<JsValue, JsValue> {
         let device = self.state.borrow().device();
-        let engine = Engine::load(&bytes, &device).map_err(|err| JsValue::from_str(&err))?;
+        let engine = Engine::load(&bytes, &device).map_err(input_error)?;
         let summary = to_js(&ModelSummary {
             class_names: &engine.info.class_names,
             config: &engine.info.config,
@@ -230,12 +245,12 @@ impl Session {
                 let state = state.borrow();
                 (state.engine()?, state.backend)
             };
-            let prepared = prepare(&bytes).map_err(|err| JsValue::from_str(&err))?;
+            let prepared = prepare(&bytes).map_err(input_error)?;
             let started = now();
             let probabilities = engine
                 .probabilities(&prepared.planar)
                 .await
-                .map_err(|err| JsValue::from_str(&err))?;
+                .map_err(device_error)?;
             to_js(&ClassifyResult {
                 classification: Classification::new(probabilities, now() - started),
                 model_view: to_rgba(&prepared.model_view),
@@ -255,7 +270,7 @@ impl Session {
             engine
                 .probabilities(&vec![128u8; cifar_model::preprocess::IMAGE_BYTES])
                 .await
-                .map_err(|err| JsValue::from_str(&err))?;
+                .map_err(device_error)?;
             Ok(JsValue::from_f64(now() - started))
         })
     }
@@ -268,7 +283,7 @@ impl Session {
     /// (accuracy, per-class accuracy, confusion matrix). Throws with the reason for a bad pair.
     #[wasm_bindgen(js_name = loadTestSet)]
     pub fn load_test_set(&self, report_json: String, images: Vec<u8>) -> Result<JsValue, JsValue> {
-        let test_set = TestSet::new(&report_json, images).map_err(js_error)?;
+        let test_set = TestSet::new(&report_json, images).map_err(input_error)?;
         let summary: Summary = test_set.summary();
         let mut state = self.state.borrow_mut();
         state.test_set = Some(Rc::new(test_set));
@@ -291,7 +306,7 @@ impl Session {
             predicted: predicted.map(|c| c as usize),
             errors_only,
         };
-        let entries: Vec<Entry> = test_set.gallery(filter, Sort::parse(sort).map_err(js_error)?);
+        let entries: Vec<Entry> = test_set.gallery(filter, Sort::parse(sort).map_err(input_error)?);
         to_js(&entries)
     }
 
@@ -302,7 +317,7 @@ impl Session {
             .borrow()
             .test_set()?
             .rgba(index)
-            .map_err(js_error)
+            .map_err(input_error)
     }
 
     /// Classifies shipped test image `index` live and compares the answer with the stored one:
@@ -315,9 +330,9 @@ impl Session {
                 let state = state.borrow();
                 (state.engine()?, state.test_set()?, state.backend)
             };
-            let planar = test_set.planar(index, 1).map_err(js_error)?;
+            let planar = test_set.planar(index, 1).map_err(input_error)?;
             let started = now();
-            let probabilities = engine.probabilities(planar).await.map_err(js_error)?;
+            let probabilities = engine.probabilities(planar).await.map_err(device_error)?;
             let millis = now() - started;
             to_js(&TestImageResult {
                 comparison: compare(&test_set.report, index, &probabilities),
@@ -352,29 +367,29 @@ impl Session {
                 let evaluation = state
                     .evaluation
                     .as_ref()
-                    .ok_or_else(|| js_error("no evaluation is running"))?;
+                    .ok_or_else(|| input_error("no evaluation is running"))?;
                 let next = evaluation.next_batch(batch);
                 (state.engine()?, state.test_set()?, state.backend, next)
             };
             if let Some((start, count)) = next {
-                let planar = test_set.planar(start, count).map_err(js_error)?;
+                let planar = test_set.planar(start, count).map_err(input_error)?;
                 let started = now();
-                let probabilities = engine.probabilities(planar).await.map_err(js_error)?;
+                let probabilities = engine.probabilities(planar).await.map_err(device_error)?;
                 let millis = now() - started;
                 let mut state = state.borrow_mut();
                 let evaluation = state
                     .evaluation
                     .as_mut()
-                    .ok_or_else(|| js_error("the evaluation was stopped"))?;
+                    .ok_or_else(|| input_error("the evaluation was stopped"))?;
                 evaluation
                     .record(&test_set.report, start, &probabilities, millis)
-                    .map_err(js_error)?;
+                    .map_err(input_error)?;
             }
             let state = state.borrow();
             let evaluation = state
                 .evaluation
                 .as_ref()
-                .ok_or_else(|| js_error("the evaluation was stopped"))?;
+                .ok_or_else(|| input_error("the evaluation was stopped"))?;
             to_js(&Progress {
                 evaluation,
                 finished: evaluation.finished(),
@@ -400,10 +415,10 @@ impl Session {
             let planar: Vec<u8> = (0..batch * cifar_model::preprocess::IMAGE_BYTES)
                 .map(|i| (i * 7 % 251) as u8)
                 .collect();
-            engine.probabilities(&planar).await.map_err(js_error)?;
+            engine.probabilities(&planar).await.map_err(device_error)?;
             let started = now();
             for _ in 0..iterations {
-                engine.probabilities(&planar).await.map_err(js_error)?;
+                engine.probabilities(&planar).await.map_err(device_error)?;
             }
             let millis = now() - started;
             to_js(&BenchResult {
@@ -427,9 +442,7 @@ impl Default for Session {
 fn switch(state: &Rc<RefCell<State>>, backend: Backend, device: &Device) -> Result<(), JsValue> {
     let weights = state.borrow().weights.clone();
     let engine = match weights {
-        Some(bytes) => Some(Rc::new(
-            Engine::load(&bytes, device).map_err(|err| JsValue::from_str(&err))?,
-        )),
+        Some(bytes) => Some(Rc::new(Engine::load(&bytes, device).map_err(device_error)?)),
         None => None,
     };
     let mut state = state.borrow_mut();
