@@ -30,7 +30,9 @@ trap 'rm -rf "$work"' EXIT
 if [ -z "${SKIP_BUILD:-}" ]; then
   trunk build --release --dist "$dist" ${FEATURES:+--features "$FEATURES"}
 fi
-cargo build --release -p cifar-trainer
+# The trainer as the test step builds it (same features): `-p cifar-trainer` alone resolves
+# Burn's features differently and would compile the native stack a second time.
+cargo test --release --workspace --no-run --quiet
 (cd bench/browser && npm ci --no-audit --no-fund --loglevel=error)
 
 mkdir -p "$work/files"

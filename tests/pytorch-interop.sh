@@ -10,5 +10,7 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import torch, safeten
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q torch safetensors numpy pillow
 fi
-cargo build --release -p cifar-trainer
+# The trainer as the test step builds it (same features): `-p cifar-trainer` alone resolves
+# Burn's features differently and would compile the native stack a second time.
+cargo test --release --workspace --no-run --quiet
 "$venv/bin/python" tests/pytorch_interop.py

@@ -11,7 +11,9 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 trunk build --release
-cargo build --release -p cifar-trainer
+# The trainer as the test step builds it (same features): `-p cifar-trainer` alone resolves
+# Burn's features differently and would compile the native stack a second time.
+cargo test --release --workspace --no-run --quiet
 
 # Tiny CIFAR-10 binary data and one epoch of the narrow model: real trainer weights, quickly.
 python3 tests/browser/make_tiny_cifar.py "$work/data"
