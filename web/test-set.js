@@ -16,17 +16,27 @@ function classOptions(select, names) {
   select.replaceChildren(new Option("any", ""), ...names.map((name, i) => new Option(name, String(i))));
 }
 
+/// A `<th>` whose text is set as text: class names come from a weights file and are never
+/// parsed as HTML.
+function headerCell(text, scope, className) {
+  const th = document.createElement("th");
+  th.textContent = text;
+  if (scope) th.scope = scope;
+  if (className) th.className = className;
+  return th;
+}
+
 function drawConfusion(session) {
   const table = $("confusion");
   const names = summary.class_names;
   const head = table.createTHead().insertRow();
-  head.insertCell().outerHTML = `<th class="corner">true \\ predicted</th>`;
-  names.forEach((name) => head.insertCell().outerHTML = `<th scope="col">${name}</th>`);
-  head.insertCell().outerHTML = `<th scope="col">accuracy</th>`;
+  head.append(headerCell("true \\ predicted", null, "corner"));
+  names.forEach((name) => head.append(headerCell(name, "col")));
+  head.append(headerCell("accuracy", "col"));
   const body = table.createTBody();
   summary.confusion.forEach((row, label) => {
     const tr = body.insertRow();
-    tr.insertCell().outerHTML = `<th scope="row">${names[label]}</th>`;
+    tr.append(headerCell(names[label], "row"));
     const total = row.reduce((a, b) => a + b, 0) || 1;
     row.forEach((count, predicted) => {
       const cell = tr.insertCell();
@@ -134,6 +144,7 @@ function showProgress(p) {
 async function evaluate(session) {
   const button = $("evaluate-button");
   button.disabled = true;
+  delete $("evaluate-result").dataset.finished;
   const limit = Number($("evaluate-limit").value) || undefined;
   try {
     session.startEvaluation(limit);

@@ -66,7 +66,7 @@ export async function fetchWithProgress(url, progress) {
   return bytes;
 }
 
-/// Ten probability bars (`data-class`, `data-probability`, `.top` on the arg-max).
+/// One probability bar per class (`data-class`, `data-probability`, `.top` on the arg-max).
 export function bars(probabilities, top, classNames) {
   const list = document.createElement("ol");
   list.className = "bars";
@@ -75,8 +75,18 @@ export function bars(probabilities, top, classNames) {
     item.dataset.class = classNames[i];
     item.dataset.probability = String(p);
     if (i === top) item.classList.add("top");
-    item.innerHTML = `<span class="name"></span><span class="bar"><span style="width:${(100 * p).toFixed(2)}%"></span></span><span class="value">${(100 * p).toFixed(2)}%</span>`;
-    item.querySelector(".name").textContent = classNames[i];
+    const name = document.createElement("span");
+    name.className = "name";
+    name.textContent = classNames[i];
+    const bar = document.createElement("span");
+    bar.className = "bar";
+    const fill = document.createElement("span");
+    fill.style.width = `${(100 * p).toFixed(2)}%`;
+    bar.append(fill);
+    const value = document.createElement("span");
+    value.className = "value";
+    value.textContent = `${(100 * p).toFixed(2)}%`;
+    item.append(name, bar, value);
     list.append(item);
   });
   return list;

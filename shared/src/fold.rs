@@ -12,12 +12,8 @@ use burn::nn::{BatchNorm, Linear, Relu};
 use burn::prelude::*;
 
 use crate::block::BasicBlock;
+use crate::inference::Classifier;
 use crate::resnet::ResNet;
-
-/// Anything that maps normalised `[batch, 3, 32, 32]` images to `[batch, classes]` logits.
-pub trait Classifier {
-    fn logits(&self, images: Tensor<4>) -> Tensor<2>;
-}
 
 impl Classifier for ResNet {
     fn logits(&self, images: Tensor<4>) -> Tensor<2> {

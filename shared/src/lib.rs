@@ -1,4 +1,4 @@
-//! The CIFAR-10 ResNet model shared by the native trainer and the browser app.
+//! The CIFAR-10 ResNet family shared by the native trainer and the browser app.
 //!
 //! No file or network I/O: callers hand in bytes and decoded images. Builds for native targets
 //! and `wasm32-unknown-unknown`.
@@ -7,6 +7,7 @@ pub mod block;
 pub mod classes;
 pub mod config;
 pub mod fold;
+pub mod inference;
 pub mod metadata;
 pub mod preprocess;
 pub mod report;
@@ -15,8 +16,9 @@ pub mod weights;
 
 pub use classes::{CLASS_NAMES, NUM_CLASSES};
 pub use config::ResNetConfig;
-pub use fold::{Classifier, FoldedResNet};
-pub use metadata::{ModelInfo, TrainingSummary};
+pub use fold::FoldedResNet;
+pub use inference::{Classifier, Probabilities, Scored, Tta};
+pub use metadata::{DataSummary, ModelInfo, TrainingSummary};
 pub use preprocess::Normalization;
 pub use resnet::ResNet;
 pub use weights::{Layout, Precision, WeightsError, load_model, read_header, to_safetensors};

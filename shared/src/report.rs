@@ -5,43 +5,14 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::inference::{
+    ClassCountMismatch, argmax, check_class_count, confusion_matrix, per_class_accuracy,
+};
 use crate::preprocess::IMAGE_BYTES;
 
 /// Value of `format` in a report.
 pub const REPORT_FORMAT: &str = "cifar-resnet-test-report";
 pub const REPORT_VERSION: u32 = 1;
-
-/// `matrix[true][predicted]` counts of `(true, predicted)` class pairs.
-pub fn confusion_matrix(
-    classes: usize,
-    pairs: impl IntoIterator<Item = (usize, usize)>,
-) -> Vec<Vec<usize>> {
-    let mut matrix = vec![vec![0; classes]; classes];
-    for (label, predicted) in pairs {
-        matrix[label][predicted] += 1;
-    }
-    matrix
-}
-
-/// Accuracy of each true class from a confusion matrix (`None` for a class with no images).
-pub fn per_class_accuracy(matrix: &[Vec<usize>]) -> Vec<Option<f64>> {
-    matrix
-        .iter()
-        .enumerate()
-        .map(|(class, row)| {
-            let total: usize = row.iter().sum();
-            (total > 0).then(|| row[class] as f64 / total as f64)
-        })
-        .collect()
-}
-
-/// Index of the largest value, the first of equal maxima: the predicted class everywhere.
-pub fn argmax(values: &[f32]) -> usize {
-    values
-        .iter()
-        .enumerate()
-        .fold(0, |best, (i, v)| if *v > values[best] { i } else { best })
-}
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TestReport {
@@ -117,6 +88,28 @@ impl TestReport {
     /// Accuracy per true class (`None` for a class with no image), in `[0, 1]`.
     pub fn per_class_accuracy(&self) -> Vec<Option<f64>> {
         per_class_accuracy(&self.confusion())
+    }
+
+    /// Checks that a model with these class names can be compared with this report: the same
+    /// number of classes, and the same names in the same order.
+    pub fn check_model_classes(&self, model_class_names: &[String]) -> Result<(), String> {
+        check_class_count(
+            model_class_names.len(),
+            self.class_names.len(),
+            "the test report",
+        )
+        .map_err(|err: ClassCountMismatch| err.to_string())?;
+        if let Some((index, (model, report))) = model_class_names
+            .iter()
+            .zip(&self.class_names)
+            .enumerate()
+            .find(|(_, (a, b))| a != b)
+        {
+            return Err(format!(
+                "class {index} is `{model}` for the model but `{report}` in the test report"
+            ));
+        }
+        Ok(())
     }
 
     /// Indices of the misclassified images.

@@ -10,12 +10,14 @@
 //!
 //! Loading accepts both (detected from the tensor names), any float dtype (f32, f16, bf16, f64),
 //! and files without our metadata (a PyTorch-saved `state_dict`): the config is then inferred
-//! from the tensor shapes. Everything is checked before a single tensor is applied, so a bad
-//! file gives an error naming the tensor, never a panic.
+//! from the tensor shapes. A bad file gives an error naming the tensor, never a panic: burn-store
+//! reports every missing, unused, mis-shaped or non-float tensor when it applies the file, and
+//! [`load_into`] turns the first of them into a [`WeightsError`].
 
 use std::collections::{BTreeMap, HashMap};
 
 use burn::prelude::*;
+use burn::store::ApplyError;
 use burn::store::{
     BurnToPyTorchAdapter, FloatCastAdapter, HalfPrecisionAdapter, IdentityAdapter, ModuleAdapter,
     ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore,
@@ -30,8 +32,9 @@ use crate::resnet::ResNet;
 
 /// Value of the `format` metadata key in files we write.
 pub const FORMAT: &str = "cifar-resnet";
-/// Version of the metadata layout.
-pub const FORMAT_VERSION: &str = "1";
+/// Version of the metadata layout this build writes and the newest it reads. Version 2 names the
+/// training data by file name and SHA-256 (version 1 stored a path, still read).
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Storage precision of the float tensors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,11 +43,33 @@ pub enum Precision {
     F16,
 }
 
+impl std::str::FromStr for Precision {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "f32" => Ok(Precision::F32),
+            "f16" => Ok(Precision::F16),
+            other => Err(format!("unknown precision `{other}` (f32, f16)")),
+        }
+    }
+}
+
 /// Naming and layout convention of the tensors (see the module docs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Layout {
     Burn,
     PyTorch,
+}
+
+impl std::str::FromStr for Layout {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "burn" => Ok(Layout::Burn),
+            "pytorch" => Ok(Layout::PyTorch),
+            other => Err(format!("unknown layout `{other}` (burn, pytorch)")),
+        }
+    }
 }
 
 /// Why a weights file could not be read or written. The caller adds the file name.
@@ -66,8 +91,8 @@ pub enum WeightsError {
         expected: Vec<usize>,
         actual: Vec<usize>,
     },
-    #[error("tensor `{name}` has dtype {dtype}, expected a float type")]
-    DType { name: String, dtype: String },
+    #[error("tensor `{name}` has dtype {dtype:?}, expected a float type")]
+    DType { name: String, dtype: DType },
     #[error("could not apply the weights: {0}")]
     Apply(String),
     #[error("could not write the weights: {0}")]
@@ -77,8 +102,8 @@ pub enum WeightsError {
 /// A file's tensor table and metadata, read without loading any tensor data.
 #[derive(Debug)]
 pub struct WeightsHeader {
-    /// Tensor name → (dtype name, shape).
-    pub tensors: BTreeMap<String, (String, Vec<usize>)>,
+    /// Tensor name → (dtype, shape).
+    pub tensors: BTreeMap<String, (safetensors::Dtype, Vec<usize>)>,
     pub metadata: HashMap<String, String>,
     pub layout: Layout,
 }
@@ -194,10 +219,10 @@ pub fn read_header(bytes: &[u8]) -> Result<WeightsHeader, WeightsError> {
         SafeTensors::read_metadata(bytes).map_err(|err| WeightsError::Format(err.to_string()))?;
     // read_metadata checks the header; deserialize also checks every tensor's byte range.
     SafeTensors::deserialize(bytes).map_err(|err| WeightsError::Format(err.to_string()))?;
-    let tensors: BTreeMap<String, (String, Vec<usize>)> = metadata
+    let tensors: BTreeMap<String, (safetensors::Dtype, Vec<usize>)> = metadata
         .tensors()
         .into_iter()
-        .map(|(name, info)| (name, (format!("{:?}", info.dtype), info.shape.clone())))
+        .map(|(name, info)| (name, (info.dtype, info.shape.clone())))
         .collect();
     if tensors.is_empty() {
         return Err(WeightsError::Format("the file holds no tensors".into()));
@@ -218,6 +243,7 @@ impl WeightsHeader {
     /// The model info: from our metadata when present, else inferred from the shapes with
     /// CIFAR-10 defaults for the rest.
     pub fn model_info(&self) -> Result<ModelInfo, WeightsError> {
+        self.check_format_version()?;
         let config = match self.metadata.get("model_config") {
             Some(text) => {
                 let config = ResNetConfig::load_binary(text.as_bytes()).map_err(|err| {
@@ -236,7 +262,7 @@ impl WeightsHeader {
             }
             None => self.infer_config()?,
         };
-        let mut info = ModelInfo::cifar10(config);
+        let mut info = ModelInfo::new(config);
         if let Some(names) = self.parse_field::<Vec<String>>("class_names")? {
             if names.len() != info.config.num_classes {
                 return Err(WeightsError::Metadata {
@@ -249,10 +275,6 @@ impl WeightsHeader {
                 });
             }
             info.class_names = names;
-        } else if info.config.num_classes != info.class_names.len() {
-            info.class_names = (0..info.config.num_classes)
-                .map(|i| format!("class {i}"))
-                .collect();
         }
         if let Some(norm) = self.parse_field::<Normalization>("normalization")? {
             if norm.std.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
@@ -265,6 +287,26 @@ impl WeightsHeader {
         }
         info.training = self.parse_field::<TrainingSummary>("training")?;
         Ok(info)
+    }
+
+    /// Files of a newer format than this build reads are refused (their fields may mean
+    /// something else); files without our metadata (a PyTorch `state_dict`) have no version.
+    fn check_format_version(&self) -> Result<(), WeightsError> {
+        let Some(text) = self.metadata.get("format_version") else {
+            return Ok(());
+        };
+        let problem = match text.parse::<u32>() {
+            Ok(version) if (1..=FORMAT_VERSION).contains(&version) => return Ok(()),
+            Ok(version) if version > FORMAT_VERSION => format!(
+                "version {version} is newer than this build reads ({FORMAT_VERSION}): \
+                 update cifar-resnet to load this file"
+            ),
+            _ => format!("`{text}` is not a format version (1 to {FORMAT_VERSION})"),
+        };
+        Err(WeightsError::Metadata {
+            key: "format_version".into(),
+            problem,
+        })
     }
 
     fn parse_field<T: serde::de::DeserializeOwned>(
@@ -321,54 +363,6 @@ impl WeightsHeader {
         config.validate().map_err(WeightsError::Config)?;
         Ok(config)
     }
-
-    /// Checks names, shapes and dtypes against what `model` holds.
-    fn check_against(&self, model: &ResNet) -> Result<(), WeightsError> {
-        let adapter: Option<Box<dyn ModuleAdapter>> = match self.layout {
-            Layout::Burn => None,
-            Layout::PyTorch => Some(Box::new(BurnToPyTorchAdapter)),
-        };
-        let expected: BTreeMap<String, Vec<usize>> = model
-            .collect(None, adapter, false)
-            .into_iter()
-            .map(|tensor| (tensor.name.clone(), tensor.shape.to_vec()))
-            .collect();
-        for (name, shape) in &expected {
-            match self.tensors.get(name) {
-                None => {
-                    return Err(WeightsError::Missing {
-                        name: name.clone(),
-                        expected: shape.clone(),
-                    });
-                }
-                Some((dtype, actual)) => {
-                    if actual != shape {
-                        return Err(WeightsError::Shape {
-                            name: name.clone(),
-                            expected: shape.clone(),
-                            actual: actual.clone(),
-                        });
-                    }
-                    if !matches!(dtype.as_str(), "F32" | "F16" | "BF16" | "F64") {
-                        return Err(WeightsError::DType {
-                            name: name.clone(),
-                            dtype: dtype.clone(),
-                        });
-                    }
-                }
-            }
-        }
-        for (name, (_, shape)) in &self.tensors {
-            // PyTorch's BatchNorm counter has no meaning for inference; everything else must fit.
-            if !expected.contains_key(name) && !name.ends_with("num_batches_tracked") {
-                return Err(WeightsError::Unexpected {
-                    name: name.clone(),
-                    actual: shape.clone(),
-                });
-            }
-        }
-        Ok(())
-    }
 }
 
 /// Builds the model described by the file and loads its weights onto `device`.
@@ -380,32 +374,70 @@ pub fn load_model(bytes: &[u8], device: &Device) -> Result<(ResNet, ModelInfo), 
     Ok((model, info))
 }
 
-/// Loads weights into an existing model of the right shape (checked first).
+/// Loads weights into an existing model. On an error the model may be partly loaded: callers
+/// load into a fresh model and keep the previous one until this succeeds (as [`load_model`]).
 pub fn load_into(
     model: &mut ResNet,
     header: &WeightsHeader,
     bytes: &[u8],
 ) -> Result<(), WeightsError> {
-    header.check_against(model)?;
     let to_f32 = FloatCastAdapter::to(DType::F32);
     let mut store = SafetensorsStore::from_bytes(Some(bytes.to_vec()));
     store = match header.layout {
         Layout::Burn => store.with_from_adapter(to_f32),
         Layout::PyTorch => store.with_from_adapter(PyTorchToBurnAdapter.chain(to_f32)),
     }
-    .allow_partial(true);
+    // Collect every problem into the result instead of failing on the first kind.
+    .allow_partial(true)
+    .validate(false);
     let result = model
         .load_from(&mut store)
         .map_err(|err| WeightsError::Apply(err.to_string()))?;
-    if let Some(error) = result.errors.first() {
-        return Err(WeightsError::Apply(error.to_string()));
+    if let Some(error) = result.errors.into_iter().next() {
+        return Err(match error {
+            ApplyError::ShapeMismatch {
+                path,
+                expected,
+                found,
+            } => WeightsError::Shape {
+                name: path,
+                expected: expected.to_vec(),
+                actual: found.to_vec(),
+            },
+            ApplyError::DTypeMismatch { path, found, .. } => WeightsError::DType {
+                name: path,
+                dtype: found,
+            },
+            other => WeightsError::Apply(other.to_string()),
+        });
     }
-    if let Some((name, _)) = result.missing.first() {
-        return Err(WeightsError::Apply(format!(
-            "tensor `{name}` was not loaded"
-        )));
+    if let Some((name, _)) = result.missing.into_iter().next() {
+        let expected = model_shapes(model).remove(&name).unwrap_or_default();
+        return Err(WeightsError::Missing { name, expected });
+    }
+    // PyTorch's BatchNorm counter has no meaning for inference; everything else must fit.
+    if let Some(name) = result
+        .unused
+        .into_iter()
+        .find(|name| !name.ends_with("num_batches_tracked"))
+    {
+        let actual = header
+            .tensors
+            .get(&name)
+            .map(|(_, shape)| shape.clone())
+            .unwrap_or_default();
+        return Err(WeightsError::Unexpected { name, actual });
     }
     Ok(())
+}
+
+/// Parameter path → shape, as the model holds them (Burn names).
+fn model_shapes(model: &ResNet) -> BTreeMap<String, Vec<usize>> {
+    model
+        .collect(None, None, false)
+        .into_iter()
+        .map(|tensor| (tensor.name.clone(), tensor.shape.to_vec()))
+        .collect()
 }
 
 /// Lets a boxed adapter be chained like a concrete one.

@@ -8,7 +8,8 @@ use burn::prelude::*;
 use burn::tensor::Distribution;
 use cifar_model::weights::{WeightsError, load_into, read_header};
 use cifar_model::{
-    Layout, ModelInfo, Precision, ResNet, ResNetConfig, TrainingSummary, load_model, to_safetensors,
+    DataSummary, Layout, ModelInfo, Precision, ResNet, ResNetConfig, TrainingSummary, load_model,
+    to_safetensors,
 };
 
 fn device() -> Device {
@@ -36,7 +37,11 @@ fn info() -> ModelInfo {
         test_accuracy: Some(0.5),
         train_accuracy: Some(0.6),
         test_images: Some(100),
-        data: "tests".into(),
+        data: DataSummary {
+            name: "cifar-10-binary.tar.gz".into(),
+            sha256: Some("ab".repeat(32)),
+            sha256_of: Some("file".into()),
+        },
         train_images: 300,
         seed: 1,
         date: "2026-11-28T00:00:00Z".into(),
@@ -106,7 +111,8 @@ fn f16_round_trip_includes_batchnorm_and_stays_close() {
         "linear.weight",
     ] {
         assert_eq!(
-            header.tensors[name].0, "F16",
+            header.tensors[name].0,
+            safetensors::Dtype::F16,
             "{name} should be stored as f16"
         );
     }
@@ -144,7 +150,7 @@ fn pytorch_layout_uses_state_dict_names_and_loads_back() {
     // Every BatchNorm has its int64 batch counter, as in a PyTorch state_dict (122 entries).
     assert_eq!(
         header.tensors["layer2.0.shortcut.1.num_batches_tracked"],
-        ("I64".to_string(), vec![])
+        (safetensors::Dtype::I64, vec![])
     );
     assert_eq!(header.tensors.len(), 122);
     let (loaded, _) = load_model(&bytes, &device()).unwrap();
@@ -210,9 +216,11 @@ fn shape_mismatches_name_the_tensor_and_both_shapes() {
     let error = expect_err(&rewrite(&bytes, Some(metadata), &[]));
     let message = error.to_string();
     assert!(matches!(error, WeightsError::Shape { .. }), "{message}");
-    // The first mismatching tensor (in name order) is named with both shapes.
+    // The first mismatching tensor (in the model's order: the stem) is named with both shapes.
     assert!(
-        message.contains("bn1.beta") && message.contains("[64]") && message.contains("[16]"),
+        message.contains("conv1.weight")
+            && message.contains("[64, 3, 3, 3]")
+            && message.contains("[16, 3, 3, 3]"),
         "{message}"
     );
 
@@ -309,12 +317,107 @@ fn folding_batchnorm_keeps_the_logits() {
     let error = max_abs_diff(&a, &b);
     println!("folded BatchNorm: max |Δlogit| = {error:e}");
     assert!(error < 1e-4, "folding changed the logits by {error}");
-    // Every BatchNorm is gone: 20 in the narrow ResNet-18 layout, none left.
-    assert_eq!(folded.blocks.len(), 8);
+    // Every BatchNorm is gone: the folded network holds convolutions and the classifier only,
+    // each convolution with the bias the fold gave it.
+    use burn::store::ModuleSnapshot;
+    let names: Vec<String> = folded
+        .collect(None, None, false)
+        .iter()
+        .map(|t| t.name.clone())
+        .collect();
     assert!(
-        folded
-            .blocks
+        names
             .iter()
-            .all(|b| b.conv1.bias.is_some() && b.conv2.bias.is_some())
+            .all(|n| n.ends_with(".weight") || n.ends_with(".bias")),
+        "{names:?}"
     );
+    let convolutions = names
+        .iter()
+        .filter(|n| n.ends_with(".weight") && !n.starts_with("linear"))
+        .count();
+    // Stem + 8 blocks × 2 + 3 projection shortcuts = 20 convolutions, 20 BatchNorms folded.
+    assert_eq!(convolutions, 20);
+    assert_eq!(names.len(), 2 * 20 + 2);
+}
+
+/// `fold` against the formula computed element by element: w' = w·γ/√(σ²+ε), b' = β − μ·γ/√(σ²+ε).
+#[test]
+fn fold_matches_the_formula_element_by_element() {
+    let model = trained_like_model();
+    let folded = cifar_model::fold::fold(&model.conv1, &model.bn1);
+    let values = |t: Tensor<1>| t.into_data().try_to_vec::<f32>().unwrap();
+    let gamma = values(model.bn1.gamma.val());
+    let beta = values(model.bn1.beta.val());
+    let mean = values(model.bn1.running_mean.value());
+    let var = values(model.bn1.running_var.value());
+    let weight = model
+        .conv1
+        .weight
+        .val()
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
+    let folded_weight = folded.weight.val().into_data().try_to_vec::<f32>().unwrap();
+    let folded_bias = values(folded.bias.as_ref().unwrap().val());
+    let per_channel = weight.len() / gamma.len();
+    for channel in 0..gamma.len() {
+        let scale = gamma[channel] / (var[channel] + model.bn1.epsilon as f32).sqrt();
+        for k in 0..per_channel {
+            let index = channel * per_channel + k;
+            let expected = weight[index] * scale;
+            assert!(
+                (folded_weight[index] - expected).abs() <= 1e-6 * expected.abs().max(1.0),
+                "weight {index}: {} vs {expected}",
+                folded_weight[index]
+            );
+        }
+        let expected = beta[channel] - mean[channel] * scale;
+        assert!(
+            (folded_bias[channel] - expected).abs() <= 1e-6 * expected.abs().max(1.0),
+            "bias {channel}: {} vs {expected}",
+            folded_bias[channel]
+        );
+    }
+}
+
+#[test]
+fn newer_format_versions_are_refused_and_version_1_still_loads() {
+    let bytes =
+        to_safetensors(&trained_like_model(), &info(), Precision::F32, Layout::Burn).unwrap();
+    let metadata = read_header(&bytes).unwrap().metadata;
+    assert_eq!(metadata["format_version"], "2");
+    for bad in ["3", "two"] {
+        let mut newer = metadata.clone();
+        newer.insert("format_version".into(), bad.into());
+        let error = expect_err(&rewrite(&bytes, Some(newer), &[]));
+        let message = error.to_string();
+        assert!(
+            matches!(&error, WeightsError::Metadata { key, .. } if key == "format_version"),
+            "{message}"
+        );
+        assert!(message.contains(bad), "{message}");
+    }
+    // Version 1 stored the data as a path of the training machine: read as its last part.
+    let mut old = metadata.clone();
+    old.insert("format_version".into(), "1".into());
+    let training = old["training"].replace(
+        &serde_json::to_string(&info().training.unwrap().data).unwrap(),
+        r#""/var/cache/runs/data/cifar-10-binary.tar.gz""#,
+    );
+    assert!(training.contains("/var/cache"), "{training}");
+    old.insert("training".into(), training);
+    let (_, loaded) = load_model(&rewrite(&bytes, Some(old), &[]), &device()).unwrap();
+    let data = loaded.training.unwrap().data;
+    assert_eq!(data, DataSummary::name_only("cifar-10-binary.tar.gz"));
+    assert_eq!(data.name, "cifar-10-binary.tar.gz");
+    assert_eq!(data.sha256, None);
+}
+
+#[test]
+fn layouts_and_precisions_parse_from_their_names() {
+    assert_eq!("pytorch".parse::<Layout>(), Ok(Layout::PyTorch));
+    assert_eq!("burn".parse::<Layout>(), Ok(Layout::Burn));
+    assert_eq!("f16".parse::<Precision>(), Ok(Precision::F16));
+    assert!("onnx".parse::<Layout>().unwrap_err().contains("onnx"));
+    assert!("f8".parse::<Precision>().unwrap_err().contains("f8"));
 }

@@ -8,9 +8,13 @@
 // with the stored ones, and the in-browser evaluation gives the trainer's answer on every image
 // (all shipped images on the CPU, a few dozen on the slow software WebGPU adapter).
 //
+// Models of 5 and 12 classes answer with their own classes (equal to `trainer predict`), and are
+// refused, with both numbers named, where they meet the 10-class test set.
+//
 // Inputs (environment, set by tests/browser/run.sh): DIST (built page), WEIGHTS (.safetensors),
-// IMAGE (a test image), PYTORCH_WEIGHTS (WEIGHTS as a bare PyTorch state_dict), EXPECTED (`trainer predict --json` output for IMAGE), ARTIFACTS (folder
-// for screenshots).
+// IMAGE (a test image), PYTORCH_WEIGHTS (WEIGHTS as a bare PyTorch state_dict), EXPECTED
+// (`trainer predict --json` output for IMAGE), VARIANTS (folder with classes-N.safetensors and
+// expected-N.json for N = 5, 12), ARTIFACTS (folder for screenshots).
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -31,6 +35,7 @@ const IMAGE = env("IMAGE");
 const EXPECTED = JSON.parse(fs.readFileSync(env("EXPECTED"), "utf8"))[0];
 const ARTIFACTS = env("ARTIFACTS");
 const PYTORCH_WEIGHTS = env("PYTORCH_WEIGHTS");
+const VARIANTS = env("VARIANTS");
 const TIMEOUT = 240_000; // the software WebGPU adapter is slow; CPU loads in about a second
 
 const TYPES = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm", ".css": "text/css" };
@@ -139,23 +144,26 @@ for (const webgpu of [true, false]) {
       const fromPyTorch = await readProbabilities(await classify(page, IMAGE));
       fromPyTorch.forEach((entry, i) => assert.ok(Math.abs(entry.p - EXPECTED.probabilities[i]) < 1e-3, `${entry.name}: ${entry.p}`));
 
-      // 8. WebGPU failing mid-session (as a lost device would make it): the page moves to the
-      // CPU backend with a note and still answers. The failure is simulated at the JS boundary,
-      // as headless Chromium offers no way to lose the software adapter's device.
+      // 8. WebGPU failing mid-session inside Rust: the next read-back of a result from the GPU
+      // fails (the browser's buffer mapping is made to reject once, as on a lost device), wgpu
+      // and Burn return the error, the page receives it as a DeviceError, moves to the CPU
+      // backend with a note and answers there.
       if (webgpu) {
         await page.evaluate(() => {
-          const classify = window.session.classify.bind(window.session);
-          let failed = false;
-          window.session.classify = (bytes) => {
-            if (failed) return classify(bytes);
-            failed = true;
-            return Promise.reject(new Error("simulated device loss"));
+          const mapAsync = GPUBuffer.prototype.mapAsync;
+          let armed = true;
+          GPUBuffer.prototype.mapAsync = function (...args) {
+            if (!armed) return mapAsync.apply(this, args);
+            armed = false;
+            return Promise.reject(new DOMException("simulated device loss", "OperationError"));
           };
         });
         const card = await classify(page, IMAGE);
         assert.match(await card.locator(".prediction").textContent(), /ms on cpu/);
         assert.equal(await page.getAttribute("#backend-active", "data-backend"), "cpu");
-        assert.match(await page.textContent("#backend-note"), /WebGPU failed \(simulated device loss\) — switched to the CPU backend/);
+        assert.match(await page.textContent("#backend-note"), /WebGPU failed \(.*could not be mapped.*\) — switched to the CPU backend/);
+        const answer = await readProbabilities(card);
+        assert.equal(answer.find((entry) => entry.top).name, top.name);
       }
 
       await page.screenshot({ path: path.join(ARTIFACTS, `page-${name}.png`), fullPage: true });
@@ -256,6 +264,33 @@ test("webgpu: evaluation of the first shipped images equals the trainer", { time
     assert.equal(Number(result.accuracy), storedAccuracy(count));
     console.log(`webgpu evaluation: ${result.text}`);
     await page.screenshot({ path: path.join(ARTIFACTS, "error-browser-webgpu.png"), fullPage: true });
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test("cpu: models of 5 and 12 classes answer with their classes and are refused against the test set", { timeout: 4 * TIMEOUT }, async () => {
+  const { context, page, errors } = await open(false);
+  try {
+    await openErrorBrowser(page);
+    for (const classes of [5, 12]) {
+      const expected = JSON.parse(fs.readFileSync(path.join(VARIANTS, `expected-${classes}.json`), "utf8"))[0];
+      await page.setInputFiles("#weights-file", [path.join(VARIANTS, `classes-${classes}.safetensors`)]);
+      await page.waitForFunction((n) => new RegExp(`classes-${n}`).test(document.querySelector("#model-info").textContent), classes, { timeout: TIMEOUT });
+      const answer = await readProbabilities(await classify(page, IMAGE));
+      assert.equal(answer.length, classes);
+      answer.forEach((entry, i) => assert.ok(Math.abs(entry.p - expected.probabilities[i]) < 1e-3, `${classes}: ${entry.name} ${entry.p}`));
+      assert.equal(answer.find((entry) => entry.top).name, expected.top[0][0]);
+
+      // Against the 10-class test set: one clear message, no wrong rows.
+      const mismatch = `the model has ${classes} classes but the test report has 10`;
+      await page.click("#evaluate-button");
+      await page.waitForFunction(() => document.querySelector("#evaluate-result").dataset.finished === "error", null, { timeout: TIMEOUT });
+      assert.match(await page.textContent("#evaluate-result"), new RegExp(mismatch));
+      await page.locator("#gallery .thumb").first().click();
+      await page.waitForFunction((m) => document.querySelector("#detail-live").textContent.includes(m), mismatch, { timeout: TIMEOUT });
+    }
     assert.deepEqual(errors, []);
   } finally {
     await context.close();

@@ -24,8 +24,13 @@ python3 tests/browser/make_png.py "$work/image.png"
 # The same weights as a PyTorch user's file: PyTorch names and layouts, no metadata.
 "$trainer" export --weights "$work/run/model-f16.safetensors" --format pytorch --out "$work/pytorch.safetensors" >/dev/null
 python3 tests/browser/strip_metadata.py "$work/pytorch.safetensors" "$work/pytorch-state-dict.safetensors"
+# Models of 5 and 12 classes (a PyTorch user's, no metadata), with the trainer's answers.
+for classes in 5 12; do
+  python3 tests/browser/reclass.py "$work/pytorch-state-dict.safetensors" "$work/classes-$classes.safetensors" "$classes"
+  "$trainer" predict --weights "$work/classes-$classes.safetensors" --json "$work/image.png" > "$work/expected-$classes.json"
+done
 
 DIST="$PWD/dist" WEIGHTS="$work/run/model-f16.safetensors" IMAGE="$work/image.png" \
   PYTORCH_WEIGHTS="$work/pytorch-state-dict.safetensors" \
-  EXPECTED="$work/expected.json" ARTIFACTS="$CARGO_TARGET_DIR/browser-artifacts" \
+  EXPECTED="$work/expected.json" ARTIFACTS="$CARGO_TARGET_DIR/browser-artifacts" VARIANTS="$work" \
   node --test --test-reporter=spec tests/browser/e2e.test.mjs

@@ -1,4 +1,4 @@
-//! `bench`: training and inference throughput of the default and the narrow model on a device,
+//! `bench`: training and inference throughput of the models the trainer names, on a device,
 //! with ratios against a reference (e.g. PyTorch on the same machine, from
 //! `bench/pytorch_reference.py --json`) when one is given.
 
@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::momentum::MomentumConfig;
@@ -15,6 +15,9 @@ use burn::prelude::*;
 use burn::tensor::Distribution;
 use cifar_model::{Classifier, ResNetConfig};
 use serde::{Deserialize, Serialize};
+
+use crate::fsutil::write_atomic;
+use crate::settings::ModelPreset;
 
 #[derive(Clone, Debug)]
 pub struct BenchSettings {
@@ -34,11 +37,55 @@ pub struct Throughput {
     pub infer_folded_images_per_second: Option<f64>,
 }
 
-pub fn models() -> Vec<(&'static str, ResNetConfig)> {
-    vec![
-        ("resnet18", ResNetConfig::new()),
-        ("narrow", ResNetConfig::narrow()),
-    ]
+impl BenchSettings {
+    fn validate(&self) -> Result<()> {
+        if self.iterations == 0 || self.train_batch < 2 || self.infer_batch == 0 {
+            bail!("--iterations must be ≥ 1, --train-batch ≥ 2 and --infer-batch ≥ 1");
+        }
+        Ok(())
+    }
+}
+
+/// `bench`: measures each model, prints the figures (and the ratios against `reference`, JSON
+/// from `bench/pytorch_reference.py --json`), and writes them as JSON to `json` if given.
+pub fn run(
+    models: &[ModelPreset],
+    settings: &BenchSettings,
+    device: &Device,
+    reference: Option<&Path>,
+    json: Option<&Path>,
+) -> Result<()> {
+    settings.validate()?;
+    let reference = reference.map(read_reference).transpose()?;
+    let mut results = BTreeMap::new();
+    for preset in models {
+        let name = preset.name();
+        let result = measure(&preset.config(), settings, device);
+        println!(
+            "{name}: train {:.1} img/s (batch {}), inference {:.1} img/s, BatchNorm folded {:.1} img/s (batch {})",
+            result.train_images_per_second,
+            settings.train_batch,
+            result.infer_images_per_second,
+            result.infer_folded_images_per_second.unwrap_or(f64::NAN),
+            settings.infer_batch
+        );
+        if let Some(reference) = reference.as_ref().and_then(|r| r.get(name)) {
+            println!(
+                "{name}: vs reference: train {:.2}× ({:.1} img/s), inference {:.2}×, folded {:.2}× ({:.1} img/s)",
+                result.train_images_per_second / reference.train_images_per_second,
+                reference.train_images_per_second,
+                result.infer_images_per_second / reference.infer_images_per_second,
+                result.infer_folded_images_per_second.unwrap_or(f64::NAN)
+                    / reference.infer_images_per_second,
+                reference.infer_images_per_second
+            );
+        }
+        results.insert(name.to_string(), result);
+    }
+    if let Some(path) = json {
+        write_atomic(path, serde_json::to_string_pretty(&results)?.as_bytes())?;
+    }
+    Ok(())
 }
 
 pub fn measure(config: &ResNetConfig, settings: &BenchSettings, device: &Device) -> Throughput {

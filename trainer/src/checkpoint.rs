@@ -57,11 +57,13 @@ pub fn save(
         .map_err(|err| anyhow::anyhow!("saving the optimiser state: {err:?}"))?;
     std::fs::write(partial.join(STATE_FILE), serde_json::to_vec_pretty(state)?)
         .context("writing the loop state")?;
-    // Swap: current → previous, partial → current, drop previous.
-    if previous.exists() {
-        std::fs::remove_dir_all(&previous)?;
-    }
+    // Swap: current → previous, partial → current, drop previous. When a crash between the two
+    // renames left only `previous`, it stays until the new checkpoint is in place: at no moment
+    // is there no complete checkpoint.
     if current.exists() {
+        if previous.exists() {
+            std::fs::remove_dir_all(&previous)?;
+        }
         std::fs::rename(&current, &previous).context("moving the old checkpoint aside")?;
     }
     std::fs::rename(&partial, &current).context("putting the new checkpoint in place")?;

@@ -1,28 +1,29 @@
-//! The command line: one subcommand per job, each a thin call into the library.
+//! The command line: one subcommand per job. This file only parses arguments and calls the
+//! library; every command's work lives in its module.
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
-use burn::config::Config;
+use anyhow::Result;
 use burn::prelude::*;
-use cifar_model::{Layout, ModelInfo, Precision, ResNet, ResNetConfig};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use cifar_model::{Layout, Precision, Tta};
+use clap::{Args, Parser, Subcommand};
 
 use crate::bench::{self, BenchSettings};
-use crate::data::{Cifar10, Dataset, Limits};
+use crate::data::{self, Cifar10, Limits};
 use crate::device::{self, DeviceChoice};
 use crate::download::{self, Checksum, Download};
-use crate::evaluate::predict_dataset;
-use crate::report;
-use crate::settings::TrainingConfig;
+use crate::eval::{self, EvalRequest};
+use crate::settings::{ModelPreset, Overrides, TrainingConfig};
 use crate::training::{self, Run};
+use crate::web_export::{self, WebExportRequest};
+use crate::weights_file;
 
 #[derive(Parser, Debug)]
 #[command(
     name = "trainer",
     version,
-    about = "Train, evaluate and export the CIFAR-10 ResNet-18"
+    about = "Train, evaluate and export CIFAR-10 ResNets (the report's ResNet-18 and its family)"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -114,14 +115,6 @@ pub struct TrainArgs {
     pub stop_after: Option<usize>,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum ModelPreset {
-    /// The report's ResNet-18 (64/128/256/512).
-    Resnet18,
-    /// Widths 16/32/64/128, for CPU training.
-    Narrow,
-}
-
 #[derive(Args, Debug)]
 pub struct EvalArgs {
     #[arg(long)]
@@ -134,9 +127,10 @@ pub struct EvalArgs {
     /// Also measure training-set accuracy.
     #[arg(long)]
     pub train: bool,
-    /// Average predictions over the image and its mirror.
-    #[arg(long)]
-    pub tta: bool,
+    /// Test-time augmentation: `none`, or `flip` (the mean over the image and its mirror);
+    /// `--tta` alone means `flip`.
+    #[arg(long, default_value = "none", num_args = 0..=1, default_missing_value = "flip")]
+    pub tta: Tta,
     #[arg(long, value_enum, default_value = "auto")]
     pub device: DeviceChoice,
     #[arg(long, default_value_t = 256)]
@@ -165,18 +159,13 @@ pub struct ExportArgs {
     pub weights: PathBuf,
     #[arg(long)]
     pub out: PathBuf,
-    #[arg(long, value_enum, default_value = "burn")]
-    pub format: ExportFormat,
-    #[arg(long)]
-    pub f16: bool,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum ExportFormat {
-    /// Burn layout (BatchNorm gamma/beta, Linear [in, out]).
-    Burn,
-    /// PyTorch `state_dict` layout: loads with `load_state_dict(strict=True)`.
-    Pytorch,
+    /// Tensor layout: `burn` (BatchNorm gamma/beta, Linear [in, out]) or `pytorch` (the
+    /// `state_dict` layout: loads with `load_state_dict(strict=True)`).
+    #[arg(long, default_value = "burn")]
+    pub format: Layout,
+    /// Storage precision of the tensors: `f32` or `f16`.
+    #[arg(long, default_value = "f32")]
+    pub precision: Precision,
 }
 
 #[derive(Args, Debug)]
@@ -197,6 +186,10 @@ pub struct ExportWebArgs {
     /// Folder for model-f16.safetensors, test-report.json and test-images.bin (e.g. assets).
     #[arg(long)]
     pub out: PathBuf,
+    /// The data the weights were trained on: names it by file name and SHA-256 in the
+    /// metadata, for weights that name it by a path only (written before format version 2).
+    #[arg(long)]
+    pub training_data: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "auto")]
     pub device: DeviceChoice,
 }
@@ -228,11 +221,49 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Download(args) => download_cmd(args),
         Command::Train(args) => train_cmd(args),
-        Command::Eval(args) => eval_cmd(args),
-        Command::Predict(args) => predict_cmd(args),
-        Command::Export(args) => export_cmd(args),
-        Command::Bench(args) => bench_cmd(args),
-        Command::ExportWeb(args) => export_web_cmd(args),
+        Command::Eval(args) => eval::run(EvalRequest {
+            device: choose_device(args.device),
+            weights: args.weights,
+            limits: limits(&args.data),
+            data: args.data.data,
+            out: args.out,
+            train: args.train,
+            tta: args.tta,
+            batch_size: args.batch_size,
+            progress: show_progress(),
+        }),
+        Command::Predict(args) => crate::predict::run(
+            &args.weights,
+            &args.images,
+            args.top,
+            args.json,
+            &device::select(args.device).device,
+        ),
+        Command::Export(args) => {
+            weights_file::export(&args.weights, &args.out, args.format, args.precision)
+        }
+        Command::Bench(args) => bench::run(
+            &args.model.map_or(ModelPreset::ALL.to_vec(), |m| vec![m]),
+            &BenchSettings {
+                train_batch: args.train_batch,
+                infer_batch: args.infer_batch,
+                warmup: args.warmup,
+                iterations: args.iterations,
+            },
+            &choose_device(args.device),
+            args.reference.as_deref(),
+            args.json.as_deref(),
+        ),
+        Command::ExportWeb(args) => web_export::run(WebExportRequest {
+            device: choose_device(args.device),
+            weights: args.weights,
+            data: args.data,
+            test_limit: args.test_limit,
+            ship: args.ship,
+            out: args.out,
+            training_data: args.training_data,
+            progress: show_progress(),
+        }),
     }
 }
 
@@ -244,6 +275,13 @@ fn choose_device(choice: DeviceChoice) -> Device {
     let selected = device::select(choice);
     println!("device: {}", selected.description);
     selected.device
+}
+
+fn limits(args: &DataArgs) -> Limits {
+    Limits {
+        train: args.train_limit,
+        test: args.test_limit,
+    }
 }
 
 fn download_cmd(args: DownloadArgs) -> Result<()> {
@@ -261,315 +299,33 @@ fn download_cmd(args: DownloadArgs) -> Result<()> {
     Ok(())
 }
 
-fn load_data(args: &DataArgs) -> Result<Cifar10> {
-    let data = Cifar10::load(
-        &args.data,
-        Limits {
-            train: args.train_limit,
-            test: args.test_limit,
-        },
-    )?;
+fn train_cmd(args: TrainArgs) -> Result<()> {
+    let overrides = Overrides {
+        epochs: args.epochs,
+        batch_size: args.batch_size,
+        learning_rate: args.lr,
+        seed: args.seed,
+        model: args.model,
+    };
+    let config =
+        TrainingConfig::resolve(args.config.as_deref(), &overrides, &args.out, args.resume)?;
+    let data = Cifar10::load(&args.data.data, limits(&args.data))?;
     println!(
         "data: {} training and {} test images from {}",
         data.train.len(),
         data.test.len(),
-        args.data.display()
+        args.data.data.display()
     );
-    Ok(data)
-}
-
-fn train_cmd(args: TrainArgs) -> Result<()> {
-    let config = training_config(&args)?;
-    let data = load_data(&args.data)?;
-    let device = choose_device(args.device);
     let outcome = training::train(Run {
         config,
+        data_summary: data::summarize(&args.data.data, &data)?,
         data: &data,
-        data_description: args.data.data.display().to_string(),
-        out: args.out.clone(),
-        device,
+        out: args.out,
+        device: choose_device(args.device),
         resume: args.resume,
         stop_after: args.stop_after,
         progress: show_progress(),
     })?;
-    match (outcome.records.last(), &outcome.final_weights) {
-        (Some(last), Some(weights)) => println!(
-            "done: test accuracy {:.2}% after {} epochs; weights in {}",
-            100.0 * last.test_accuracy,
-            last.epoch,
-            weights.display()
-        ),
-        (Some(last), None) => println!(
-            "stopped after epoch {} as asked (test accuracy {:.2}%); continue with --resume",
-            last.epoch,
-            100.0 * last.test_accuracy
-        ),
-        (None, _) => {}
-    }
-    Ok(())
-}
-
-/// The config from `--config` (or the defaults) with the flags applied; on `--resume`, the run's
-/// saved config, of which only `epochs` may be changed (to extend a run).
-fn training_config(args: &TrainArgs) -> Result<TrainingConfig> {
-    let saved_path = args.out.join(training::CONFIG_FILE);
-    let saved = if args.resume {
-        Some(TrainingConfig::load(&saved_path).map_err(|err| {
-            anyhow::anyhow!("--resume: cannot read {}: {err}", saved_path.display())
-        })?)
-    } else {
-        None
-    };
-    let mut config = match (&args.config, &saved) {
-        (Some(path), _) => TrainingConfig::load_partial(path)?,
-        (None, Some(saved)) => saved.clone(),
-        (None, None) => TrainingConfig::new(),
-    };
-    if let Some(epochs) = args.epochs {
-        config.epochs = epochs;
-    }
-    if let Some(batch_size) = args.batch_size {
-        config.batch_size = batch_size;
-    }
-    if let Some(lr) = args.lr {
-        config.learning_rate = lr;
-    }
-    if let Some(seed) = args.seed {
-        config.seed = seed;
-    }
-    match args.model {
-        Some(ModelPreset::Resnet18) => config.model = ResNetConfig::new(),
-        Some(ModelPreset::Narrow) => config.model = ResNetConfig::narrow(),
-        None => {}
-    }
-    if let Some(saved) = saved {
-        let mut comparable = config.clone();
-        comparable.epochs = saved.epochs;
-        if comparable != saved {
-            bail!(
-                "--resume: these settings differ from the run's saved {} — only --epochs may \
-                 change when resuming (start a new --out for other settings)",
-                saved_path.display()
-            );
-        }
-    }
-    Ok(config)
-}
-
-/// Reads a weights file and builds its model on `device`; errors name the file.
-pub fn load_weights(path: &Path, device: &Device) -> Result<(ResNet, ModelInfo)> {
-    let bytes =
-        std::fs::read(path).with_context(|| format!("cannot read weights {}", path.display()))?;
-    cifar_model::load_model(&bytes, device).with_context(|| format!("weights {}", path.display()))
-}
-
-fn eval_cmd(args: EvalArgs) -> Result<()> {
-    let device = choose_device(args.device);
-    let (model, info) = load_weights(&args.weights, &device)?;
-    let model = model.fold_batchnorm();
-    let mut limits = Limits {
-        train: args.data.train_limit,
-        test: args.data.test_limit,
-    };
-    if !args.train {
-        limits.train = Some(0);
-    }
-    let data = Cifar10::load(&args.data.data, limits)?;
-    let evaluate = |split: &Dataset, name: &str| {
-        evaluate_split(
-            &model,
-            split,
-            &info,
-            args.batch_size,
-            args.tta,
-            &device,
-            name,
-        )
-    };
-    let test = evaluate(&data.test, "test");
-    println!(
-        "test accuracy: {:.2}% ({}/{}), loss {:.4}{}",
-        100.0 * test.accuracy(),
-        test.correct(),
-        test.len(),
-        test.loss,
-        if args.tta { " (flip TTA)" } else { "" }
-    );
-    let mut written = report::write_test_report(&test, &data.test, &info.class_names, &args.out)?;
-    let mut summary = serde_json::json!({
-        "weights": args.weights.display().to_string(),
-        "tta": args.tta,
-        "test": report::split_summary(&test),
-    });
-    if args.train {
-        let train = evaluate(&data.train, "train");
-        println!(
-            "train accuracy: {:.2}% ({}/{})",
-            100.0 * train.accuracy(),
-            train.correct(),
-            train.len()
-        );
-        summary["train"] = serde_json::to_value(report::split_summary(&train))?;
-    }
-    let summary_path = args.out.join(report::SUMMARY_JSON);
-    crate::fsutil::write_atomic(
-        &summary_path,
-        serde_json::to_string_pretty(&summary)?.as_bytes(),
-    )?;
-    written.push(summary_path);
-    for path in written {
-        println!("wrote {}", path.display());
-    }
-    Ok(())
-}
-
-fn predict_cmd(args: PredictArgs) -> Result<()> {
-    let device = device::select(args.device).device;
-    let (model, info) = load_weights(&args.weights, &device)?;
-    let model = model.fold_batchnorm();
-    let mut results = Vec::new();
-    for path in &args.images {
-        results.push(crate::predict::predict_file(
-            &model, &info, path, args.top, &device,
-        )?);
-    }
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&results)?);
-        return Ok(());
-    }
-    for result in results {
-        println!("{}", result.file);
-        for (name, probability) in &result.top {
-            println!("  {name:<12} {:6.2}%", 100.0 * probability);
-        }
-    }
-    Ok(())
-}
-
-fn export_cmd(args: ExportArgs) -> Result<()> {
-    let device = Device::flex();
-    let (model, info) = load_weights(&args.weights, &device)?;
-    let layout = match args.format {
-        ExportFormat::Burn => Layout::Burn,
-        ExportFormat::Pytorch => Layout::PyTorch,
-    };
-    let precision = if args.f16 {
-        Precision::F16
-    } else {
-        Precision::F32
-    };
-    training::write_weights_as(&model, &info, precision, layout, &args.out)?;
-    println!("wrote {}", args.out.display());
-    Ok(())
-}
-
-/// `predict_dataset` over one split, with a progress bar named `name`.
-fn evaluate_split(
-    model: &impl cifar_model::Classifier,
-    split: &Dataset,
-    info: &ModelInfo,
-    batch_size: usize,
-    tta: bool,
-    device: &Device,
-    name: &str,
-) -> crate::evaluate::Predictions {
-    let bar = training::progress_bar(show_progress(), split.len() as u64, name);
-    let predictions = predict_dataset(
-        model,
-        split,
-        &info.normalization,
-        batch_size,
-        tta,
-        device,
-        Some(&bar),
-    );
-    bar.finish_and_clear();
-    predictions
-}
-
-fn export_web_cmd(args: ExportWebArgs) -> Result<()> {
-    let device = choose_device(args.device);
-    let (model, info) = load_weights(&args.weights, &device)?;
-    let limits = Limits {
-        train: Some(0),
-        test: args.test_limit,
-    };
-    let data = Cifar10::load(&args.data, limits)?;
-    let bar = training::progress_bar(show_progress(), data.test.len() as u64, "test");
-    let (f16, info, predictions) = crate::half_precision::f16_with_own_accuracy(
-        &model,
-        &info,
-        &data.test,
-        256,
-        &device,
-        Some(&bar),
-    )?;
-    bar.finish_and_clear();
-    println!(
-        "test accuracy of the f16 weights: {:.2}% ({}/{}), stored in their metadata",
-        100.0 * predictions.accuracy(),
-        predictions.correct(),
-        predictions.len()
-    );
-    let shipped = args.ship.min(data.test.len());
-    let paths =
-        crate::web_export::export(&f16, &info, &data.test, &predictions, shipped, &args.out)?;
-    for path in paths {
-        println!("wrote {}", path.display());
-    }
-    Ok(())
-}
-
-fn bench_cmd(args: BenchArgs) -> Result<()> {
-    let device = choose_device(args.device);
-    let settings = BenchSettings {
-        train_batch: args.train_batch,
-        infer_batch: args.infer_batch,
-        warmup: args.warmup,
-        iterations: args.iterations,
-    };
-    if settings.iterations == 0 || settings.train_batch < 2 || settings.infer_batch == 0 {
-        bail!("--iterations must be ≥ 1, --train-batch ≥ 2 and --infer-batch ≥ 1");
-    }
-    let reference = args
-        .reference
-        .as_deref()
-        .map(bench::read_reference)
-        .transpose()?;
-    let selected: Vec<_> = bench::models()
-        .into_iter()
-        .filter(|(name, _)| match args.model {
-            Some(ModelPreset::Resnet18) => *name == "resnet18",
-            Some(ModelPreset::Narrow) => *name == "narrow",
-            None => true,
-        })
-        .collect();
-    let mut results = std::collections::BTreeMap::new();
-    for (name, config) in selected {
-        let result = bench::measure(&config, &settings, &device);
-        println!(
-            "{name}: train {:.1} img/s (batch {}), inference {:.1} img/s, BatchNorm folded {:.1} img/s (batch {})",
-            result.train_images_per_second,
-            settings.train_batch,
-            result.infer_images_per_second,
-            result.infer_folded_images_per_second.unwrap_or(f64::NAN),
-            settings.infer_batch
-        );
-        if let Some(reference) = reference.as_ref().and_then(|r| r.get(name)) {
-            println!(
-                "{name}: vs reference: train {:.2}× ({:.1} img/s), inference {:.2}×, folded {:.2}× ({:.1} img/s)",
-                result.train_images_per_second / reference.train_images_per_second,
-                reference.train_images_per_second,
-                result.infer_images_per_second / reference.infer_images_per_second,
-                result.infer_folded_images_per_second.unwrap_or(f64::NAN)
-                    / reference.infer_images_per_second,
-                reference.infer_images_per_second
-            );
-        }
-        results.insert(name.to_string(), result);
-    }
-    if let Some(path) = &args.json {
-        crate::fsutil::write_atomic(path, serde_json::to_string_pretty(&results)?.as_bytes())?;
-    }
+    training::print_outcome(&outcome);
     Ok(())
 }

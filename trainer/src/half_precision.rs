@@ -4,7 +4,7 @@
 
 use anyhow::Result;
 use burn::prelude::*;
-use cifar_model::{Layout, ModelInfo, Precision, ResNet, load_model, to_safetensors};
+use cifar_model::{Layout, ModelInfo, Precision, ResNet, Tta, load_model, to_safetensors};
 use indicatif::ProgressBar;
 
 use crate::data::Dataset;
@@ -27,10 +27,10 @@ pub fn f16_with_own_accuracy(
         test,
         &info.normalization,
         batch_size,
-        false,
+        Tta::None,
         device,
         progress,
-    );
+    )?;
     let mut info = info.clone();
     if let Some(training) = info.training.as_mut() {
         training.test_accuracy = Some(predictions.accuracy());

@@ -1,4 +1,4 @@
-//! The native trainer for the CIFAR-10 ResNet: data, augmentation, training, evaluation,
+//! The native trainer for the CIFAR-10 ResNet family: data, augmentation, training, evaluation,
 //! prediction, export, download and benchmarks. `main.rs` only parses the command line.
 
 pub mod augment;
@@ -8,6 +8,7 @@ pub mod cli;
 pub mod data;
 pub mod device;
 pub mod download;
+pub mod eval;
 pub mod evaluate;
 pub mod fsutil;
 pub mod half_precision;
@@ -19,3 +20,4 @@ pub mod schedule;
 pub mod settings;
 pub mod training;
 pub mod web_export;
+pub mod weights_file;

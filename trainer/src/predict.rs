@@ -4,10 +4,39 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use burn::prelude::*;
-use burn::tensor::activation::softmax;
+use cifar_model::inference::{self, Probabilities};
 use cifar_model::preprocess::image_to_tensor;
-use cifar_model::{Classifier, ModelInfo};
+use cifar_model::{Classifier, ModelInfo, Tta};
 use serde::Serialize;
+
+use crate::weights_file;
+
+/// `predict`: loads the weights once, then prints each file's top classes (or JSON).
+pub fn run(
+    weights: &Path,
+    images: &[std::path::PathBuf],
+    top: usize,
+    json: bool,
+    device: &Device,
+) -> Result<()> {
+    let (model, info) = weights_file::load(weights, device)?;
+    let model = model.fold_batchnorm();
+    let results = images
+        .iter()
+        .map(|path| predict_file(&model, &info, path, top, device))
+        .collect::<Result<Vec<_>>>()?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&results)?);
+        return Ok(());
+    }
+    for result in results {
+        println!("{}", result.file);
+        for (name, probability) in &result.top {
+            println!("  {name:<12} {:6.2}%", 100.0 * probability);
+        }
+    }
+    Ok(())
+}
 
 #[derive(Debug, Serialize)]
 pub struct Prediction {
@@ -34,16 +63,16 @@ pub fn predict_file(
         .decode()
         .with_context(|| format!("{} is not a readable image", path.display()))?;
     let input = image_to_tensor(&image, &info.normalization, device);
-    let logits = model.logits(input);
-    let to_vec = |tensor: Tensor<2>| -> Vec<f32> {
-        tensor
-            .into_data()
-            .convert::<f32>()
-            .try_to_vec::<f32>()
-            .expect("f32 after convert")
-    };
-    let probabilities = to_vec(softmax(logits.clone(), 1));
-    let logits = to_vec(logits);
+    let logits = model.logits(input.clone());
+    let probabilities = Probabilities::read(inference::probabilities(model, input, Tta::None))?;
+    // The names and the output must agree before one indexes the other.
+    inference::check_class_count(
+        info.class_names.len(),
+        probabilities.classes(),
+        "the model's output",
+    )?;
+    let probabilities = probabilities.into_values();
+    let logits = Probabilities::read(logits)?.into_values();
     let mut order: Vec<usize> = (0..probabilities.len()).collect();
     order.sort_by(|&a, &b| probabilities[b].total_cmp(&probabilities[a]));
     let top = order

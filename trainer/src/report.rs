@@ -31,6 +31,18 @@ pub struct Confusion<'a> {
     pub images: usize,
 }
 
+/// `summary.json` of `eval`.
+#[derive(Serialize)]
+pub struct EvalSummary {
+    /// The weights file as given on the command line.
+    pub weights: String,
+    /// The test-time augmentation the accuracy was measured with.
+    pub tta: cifar_model::Tta,
+    pub test: SplitSummary,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub train: Option<SplitSummary>,
+}
+
 #[derive(Serialize)]
 pub struct SplitSummary {
     pub accuracy: f64,
@@ -55,7 +67,7 @@ pub fn prediction_log(predictions: &Predictions) -> String {
 pub fn split_summary(predictions: &Predictions) -> SplitSummary {
     SplitSummary {
         accuracy: predictions.accuracy(),
-        loss: predictions.loss,
+        loss: predictions.loss(),
         images: predictions.len(),
         correct: predictions.correct(),
     }
@@ -102,7 +114,7 @@ pub fn write_test_report(
             let caption = format!(
                 "{} ({:.0}%) / {}",
                 class_names[predicted],
-                100.0 * predictions.probabilities_of(i)[predicted],
+                100.0 * predictions.probabilities.row(i)[predicted],
                 class_names[predictions.labels[i] as usize]
             );
             (planar_to_rgb(data.image(i)), caption)

@@ -11,6 +11,43 @@ use serde_json::Value;
 use crate::augment::AugmentConfig;
 use crate::schedule::LrSchedule;
 
+/// The members of the model family the command line names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ModelPreset {
+    /// The report's ResNet-18 (64/128/256/512).
+    Resnet18,
+    /// Widths 16/32/64/128, for CPU training.
+    Narrow,
+}
+
+impl ModelPreset {
+    pub const ALL: [ModelPreset; 2] = [ModelPreset::Resnet18, ModelPreset::Narrow];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelPreset::Resnet18 => "resnet18",
+            ModelPreset::Narrow => "narrow",
+        }
+    }
+
+    pub fn config(self) -> ResNetConfig {
+        match self {
+            ModelPreset::Resnet18 => ResNetConfig::new(),
+            ModelPreset::Narrow => ResNetConfig::narrow(),
+        }
+    }
+}
+
+/// Command-line settings that override the config file (each `None` when not given).
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    pub epochs: Option<usize>,
+    pub batch_size: Option<usize>,
+    pub learning_rate: Option<f64>,
+    pub seed: Option<u64>,
+    pub model: Option<ModelPreset>,
+}
+
 #[derive(Config, Debug, PartialEq)]
 pub struct TrainingConfig {
     #[config(default = "ResNetConfig::new()")]
@@ -60,6 +97,57 @@ impl TrainingConfig {
         merge(&mut merged, overrides, "")
             .with_context(|| format!("the config {}", path.display()))?;
         serde_json::from_value(merged).with_context(|| format!("the config {}", path.display()))
+    }
+
+    /// The config of a run: `config_file` (or the defaults) with `overrides` applied. On
+    /// `resume`, the run's saved `config.json` in `run_dir`, of which only `epochs` may change
+    /// (to extend a run).
+    pub fn resolve(
+        config_file: Option<&Path>,
+        overrides: &Overrides,
+        run_dir: &Path,
+        resume: bool,
+    ) -> Result<Self> {
+        let saved_path = run_dir.join(crate::training::CONFIG_FILE);
+        let saved = if resume {
+            Some(Self::load(&saved_path).map_err(|err| {
+                anyhow::anyhow!("--resume: cannot read {}: {err}", saved_path.display())
+            })?)
+        } else {
+            None
+        };
+        let mut config = match (config_file, &saved) {
+            (Some(path), _) => Self::load_partial(path)?,
+            (None, Some(saved)) => saved.clone(),
+            (None, None) => Self::new(),
+        };
+        if let Some(epochs) = overrides.epochs {
+            config.epochs = epochs;
+        }
+        if let Some(batch_size) = overrides.batch_size {
+            config.batch_size = batch_size;
+        }
+        if let Some(lr) = overrides.learning_rate {
+            config.learning_rate = lr;
+        }
+        if let Some(seed) = overrides.seed {
+            config.seed = seed;
+        }
+        if let Some(preset) = overrides.model {
+            config.model = preset.config();
+        }
+        if let Some(saved) = saved {
+            let mut comparable = config.clone();
+            comparable.epochs = saved.epochs;
+            if comparable != saved {
+                bail!(
+                    "--resume: these settings differ from the run's saved {} — only --epochs may \
+                     change when resuming (start a new --out for other settings)",
+                    saved_path.display()
+                );
+            }
+        }
+        Ok(config)
     }
 
     pub fn validate(&self) -> Result<(), String> {

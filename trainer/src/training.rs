@@ -1,7 +1,10 @@
 //! The training loop: SGD with momentum, warm-up + cosine schedule, on-device augmentation,
 //! per-epoch evaluation, metrics, curves, checkpoints and the final exports.
+//!
+//! [`train`] reads as its steps: [`prepare`] (validate, resume), then per epoch
+//! [`train_epoch`], [`evaluate_epoch`] and [`persist_epoch`], then [`finish`].
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -12,7 +15,9 @@ use burn::optim::momentum::MomentumConfig;
 use burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::prelude::*;
 use cifar_model::preprocess::IMAGE_SIZE;
-use cifar_model::{Layout, ModelInfo, Normalization, Precision, ResNet, TrainingSummary};
+use cifar_model::{
+    DataSummary, Layout, ModelInfo, Normalization, Precision, ResNet, TrainingSummary, Tta,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -21,12 +26,14 @@ use rand::seq::SliceRandom;
 use crate::augment;
 use crate::checkpoint::{self, LoopState};
 use crate::data::Cifar10;
-use crate::evaluate::predict_dataset;
+use crate::evaluate::{check_cifar10_classes, predict_dataset};
 use crate::fsutil::write_atomic;
 use crate::half_precision::f16_with_own_accuracy;
 use crate::metrics::{self, EpochRecord};
 use crate::plot;
+use crate::schedule::LrSchedule;
 use crate::settings::TrainingConfig;
+use crate::weights_file;
 
 pub const CONFIG_FILE: &str = "config.json";
 pub const CURVES_FILE: &str = "curves.png";
@@ -38,7 +45,8 @@ pub const FINAL_F16_FILE: &str = "model-f16.safetensors";
 pub struct Run<'a> {
     pub config: TrainingConfig,
     pub data: &'a Cifar10,
-    pub data_description: String,
+    /// How the training summary names the data (name and digest, no path).
+    pub data_summary: DataSummary,
     pub out: PathBuf,
     pub device: Device,
     pub resume: bool,
@@ -70,14 +78,65 @@ fn optimizer(config: &TrainingConfig) -> ModuleOptimizer {
         .init()
 }
 
+/// Trains as `run` says: prepare (or resume), then per epoch train, evaluate and persist, then
+/// write the final weights.
 pub fn train(run: Run) -> Result<Outcome> {
+    let mut session = prepare(&run)?;
+    for epoch in session.state.epoch + 1..=run.config.epochs {
+        let trained;
+        (session, trained) = train_epoch(&run, session, epoch)?;
+        let record = evaluate_epoch(&run, &session, epoch, trained)?;
+        persist_epoch(&run, &mut session, record)?;
+        if run.stop_after == Some(epoch) && epoch < run.config.epochs {
+            return Ok(Outcome {
+                records: session.records,
+                final_weights: None,
+            });
+        }
+    }
+    finish(&run, session)
+}
+
+/// The closing line of `train`.
+pub fn print_outcome(outcome: &Outcome) {
+    match (outcome.records.last(), &outcome.final_weights) {
+        (Some(last), Some(weights)) => println!(
+            "done: test accuracy {:.2}% after {} epochs; weights in {}",
+            100.0 * last.test_accuracy,
+            last.epoch,
+            weights.display()
+        ),
+        (Some(last), None) => println!(
+            "stopped after epoch {} as asked (test accuracy {:.2}%); continue with --resume",
+            last.epoch,
+            100.0 * last.test_accuracy
+        ),
+        (None, _) => {}
+    }
+}
+
+/// What the loop carries from epoch to epoch.
+struct Session {
+    model: ResNet,
+    optim: ModuleOptimizer,
+    state: LoopState,
+    records: Vec<EpochRecord>,
+    schedule: LrSchedule,
+    steps_per_epoch: usize,
+    train_device: Device,
+    info: ModelInfo,
+}
+
+/// Checks the settings against the data, writes `config.json`, and builds the model and the
+/// optimiser, from the checkpoint when resuming.
+fn prepare(run: &Run) -> Result<Session> {
     let config = &run.config;
     config
         .validate()
         .map_err(|problem| anyhow::anyhow!("invalid training config: {problem}"))?;
+    check_cifar10_classes(config.model.num_classes).context("`model.num_classes`")?;
     let out = &run.out;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-
     if !run.resume && checkpoint::find(out).is_some() {
         bail!(
             "{} already holds a run; pass --resume to continue it or choose another --out",
@@ -86,208 +145,246 @@ pub fn train(run: Run) -> Result<Outcome> {
     }
     write_atomic(&out.join(CONFIG_FILE), config.to_string().as_bytes())?;
 
-    let train_data = &run.data.train;
-    let test_data = &run.data.test;
-    let steps_per_epoch = train_data.len().div_ceil(config.batch_size);
-    let schedule = config.schedule(steps_per_epoch);
-    let device = run.device.clone();
-    let train_device = device.clone().autodiff();
-    device.seed(config.seed);
-
-    let mut model: ResNet = config.model.init(&train_device);
-    let mut optim = optimizer(config);
-    let mut state = LoopState {
-        epoch: 0,
-        step: 0,
-        best_test_accuracy: None,
-        best_epoch: None,
+    let steps_per_epoch = run.data.train.len().div_ceil(config.batch_size);
+    let train_device = run.device.clone().autodiff();
+    run.device.seed(config.seed);
+    let mut session = Session {
+        model: config.model.init(&train_device),
+        optim: optimizer(config),
+        state: LoopState {
+            epoch: 0,
+            step: 0,
+            best_test_accuracy: None,
+            best_epoch: None,
+        },
+        records: Vec::new(),
+        schedule: config.schedule(steps_per_epoch),
+        steps_per_epoch,
+        train_device,
+        info: ModelInfo::cifar10(config.model.clone()),
     };
-    let mut records = Vec::new();
     if run.resume {
-        let (loaded_model, loaded_optim, loaded_state) = checkpoint::load(out, model, optim)?;
-        model = loaded_model;
-        optim = loaded_optim;
-        state = loaded_state;
-        records = metrics::truncate_after(out, state.epoch)?;
+        let (model, optim, state) = checkpoint::load(out, session.model, session.optim)?;
+        session.model = model;
+        session.optim = optim;
+        session.records = metrics::truncate_after(out, state.epoch)?;
         println!("resuming after epoch {} (step {})", state.epoch, state.step);
+        session.state = state;
     }
-    if state.epoch >= config.epochs {
+    if session.state.epoch >= config.epochs {
         println!("all {} epochs are done already", config.epochs);
     }
+    Ok(session)
+}
 
-    let normalization = Normalization::CIFAR10;
+/// Totals of one epoch of training.
+struct EpochTraining {
+    loss: f64,
+    accuracy: f64,
+    images: usize,
+    seconds: f64,
+    last_lr: f64,
+}
+
+/// One pass over the shuffled, augmented training set.
+/// Takes the session by value so that the model moves through the optimiser without a copy.
+fn train_epoch(run: &Run, mut session: Session, epoch: usize) -> Result<(Session, EpochTraining)> {
+    let config = &run.config;
+    let train_data = &run.data.train;
+    let device = session.train_device.clone();
+    let started = Instant::now();
+    // Each epoch's shuffle and augmentation come from (seed, epoch): a resumed run draws
+    // exactly what an uninterrupted one would have.
+    let mut rng = StdRng::seed_from_u64(
+        config
+            .seed
+            .wrapping_mul(1_000_003)
+            .wrapping_add(epoch as u64),
+    );
+    let mut order: Vec<usize> = (0..train_data.len()).collect();
+    order.shuffle(&mut rng);
+
     let loss_fn = CrossEntropyLossConfig::new()
         .with_smoothing(config.label_smoothing)
-        .init(&train_device);
-    let info = ModelInfo::cifar10(config.model.clone());
+        .init(&device);
+    let bar = progress_bar(
+        run.progress,
+        train_data.len() as u64,
+        &format!("epoch {epoch}/{}", config.epochs),
+    );
+    // Sums stay on the device: reading them back synchronises it, so that happens rarely.
+    let mut loss_sum = Tensor::<1>::zeros([1], &device).detach();
+    let mut correct_sum = Tensor::<1, Int>::zeros([1], &device);
+    let mut seen = 0usize;
+    let mut lr = session.schedule.lr(session.state.step);
+    for (batch_index, batch) in order.chunks(config.batch_size).enumerate() {
+        lr = session.schedule.lr(session.state.step);
+        let images = batch_images(&train_data.gather(batch), batch.len(), &device);
+        let transforms = config.augment.sample(batch.len(), &mut rng);
+        let images = Normalization::CIFAR10.normalize_tensor(augment::apply(images, &transforms));
+        let labels: Vec<i64> = batch.iter().map(|&i| train_data.labels[i] as i64).collect();
+        let targets = Tensor::<1, Int>::from_data(TensorData::new(labels, [batch.len()]), &device);
 
-    for epoch in state.epoch + 1..=config.epochs {
-        let started = Instant::now();
-        // Each epoch's shuffle and augmentation come from (seed, epoch): a resumed run draws
-        // exactly what an uninterrupted one would have.
-        let mut rng = StdRng::seed_from_u64(
-            config
-                .seed
-                .wrapping_mul(1_000_003)
-                .wrapping_add(epoch as u64),
-        );
-        let mut order: Vec<usize> = (0..train_data.len()).collect();
-        order.shuffle(&mut rng);
+        let logits = session.model.forward(images);
+        let loss = loss_fn.forward(logits.clone(), targets.clone());
+        let grads = GradientsParams::from_grads(loss.backward(), &session.model);
+        session.model = session.optim.step(lr, session.model, grads);
 
-        let bar = progress_bar(
-            run.progress,
-            train_data.len() as u64,
-            &format!("epoch {epoch}/{}", config.epochs),
-        );
-        let mut loss_sum = Tensor::<1>::zeros([1], &train_device).detach();
-        let mut correct_sum = Tensor::<1, Int>::zeros([1], &train_device);
-        let mut seen = 0usize;
-        let mut lr = schedule.lr(state.step);
-        for (batch_index, batch) in order.chunks(config.batch_size).enumerate() {
-            lr = schedule.lr(state.step);
-            let images = batch_images(&train_data.gather(batch), batch.len(), &train_device);
-            let transforms = config.augment.sample(batch.len(), &mut rng);
-            let images = normalization.normalize_tensor(augment::apply(images, &transforms));
-            let labels: Vec<i64> = batch.iter().map(|&i| train_data.labels[i] as i64).collect();
-            let targets =
-                Tensor::<1, Int>::from_data(TensorData::new(labels, [batch.len()]), &train_device);
+        loss_sum = loss_sum + loss.detach() * batch.len() as f32;
+        correct_sum = correct_sum
+            + logits
+                .detach()
+                .argmax(1)
+                .squeeze_dim::<1>(1)
+                .equal(targets)
+                .int()
+                .sum();
+        seen += batch.len();
+        session.state.step += 1;
 
-            let logits = model.forward(images);
-            let loss = loss_fn.forward(logits.clone(), targets.clone());
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(lr, model, grads);
-
-            loss_sum = loss_sum + loss.detach() * batch.len() as f32;
-            correct_sum = correct_sum
-                + logits
-                    .detach()
-                    .argmax(1)
-                    .squeeze_dim::<1>(1)
-                    .equal(targets)
-                    .int()
-                    .sum();
-            seen += batch.len();
-            state.step += 1;
-
-            // Reading values back synchronises the device, so do it every few batches only.
-            let last = batch_index + 1 == steps_per_epoch;
-            if batch_index % 20 == 19 || last {
-                let loss_total = loss_sum.clone().into_scalar::<f32>() as f64;
-                if !loss_total.is_finite() {
-                    bail!(
-                        "the training loss became {} in epoch {epoch} (learning rate {lr:.4}): \
-                         training stopped; the last good checkpoint (epoch {}) is kept in {}",
-                        loss_total,
-                        state.epoch,
-                        out.display()
-                    );
-                }
-                let correct = correct_sum.clone().into_scalar::<i64>() as f64;
-                let rate = seen as f64 / started.elapsed().as_secs_f64();
-                bar.set_position(seen as u64);
-                bar.set_message(format!(
-                    "loss {:.4}  acc {:.2}%  {:.0} img/s  lr {lr:.4}",
-                    loss_total / seen as f64,
-                    100.0 * correct / seen as f64,
-                    rate
-                ));
+        let last = batch_index + 1 == session.steps_per_epoch;
+        if batch_index % 20 == 19 || last {
+            let loss_total = loss_sum.clone().into_scalar::<f32>() as f64;
+            if !loss_total.is_finite() {
+                bail!(
+                    "the training loss became {loss_total} in epoch {epoch} (learning rate \
+                     {lr:.4}): training stopped; the last good checkpoint (epoch {}) is kept in {}",
+                    session.state.epoch,
+                    run.out.display()
+                );
             }
-        }
-        let train_seconds = started.elapsed().as_secs_f64();
-        let train_loss = loss_sum.into_scalar::<f32>() as f64 / seen as f64;
-        let train_accuracy = correct_sum.into_scalar::<i64>() as f64 / seen as f64;
-        bar.finish_and_clear();
-
-        let eval_model = model.valid();
-        // Evaluated exactly as `eval` does (BatchNorm folded), so that the accuracy stored in
-        // the weights' metadata is what `eval` reproduces.
-        let test = predict_dataset(
-            &eval_model.fold_batchnorm(),
-            test_data,
-            &normalization,
-            config.eval_batch_size,
-            false,
-            &device,
-            None,
-        );
-        let record = EpochRecord {
-            epoch,
-            train_loss,
-            train_accuracy,
-            test_loss: test.loss,
-            test_accuracy: test.accuracy(),
-            learning_rate: lr,
-            seconds: started.elapsed().as_secs_f64(),
-            images_per_second: seen as f64 / train_seconds,
-        };
-        println!(
-            "epoch {epoch}/{}: train loss {:.4} acc {:.2}% | test loss {:.4} acc {:.2}% | lr {:.4} | {:.0} img/s | {:.1}s",
-            config.epochs,
-            record.train_loss,
-            100.0 * record.train_accuracy,
-            record.test_loss,
-            100.0 * record.test_accuracy,
-            record.learning_rate,
-            record.images_per_second,
-            record.seconds
-        );
-
-        state.epoch = epoch;
-        let summary = summary(&run, epoch, &record, test_data.len());
-        if state
-            .best_test_accuracy
-            .is_none_or(|best| record.test_accuracy > best)
-        {
-            state.best_test_accuracy = Some(record.test_accuracy);
-            state.best_epoch = Some(epoch);
-            let best_info = info.clone().with_training(summary.clone());
-            write_weights(
-                &eval_model,
-                &best_info,
-                Precision::F32,
-                &out.join(BEST_FILE),
-            )?;
-        }
-        // Checkpoint first, then the log: a crash in between only repeats an epoch on resume.
-        checkpoint::save(out, &model, &optim, &state)?;
-        metrics::append(out, &record)?;
-        records.push(record);
-        plot::training_curves(&records, &out.join(CURVES_FILE))?;
-        if run.stop_after == Some(epoch) && epoch < config.epochs {
-            return Ok(Outcome {
-                records,
-                final_weights: None,
-            });
+            let correct = correct_sum.clone().into_scalar::<i64>() as f64;
+            bar.set_position(seen as u64);
+            bar.set_message(format!(
+                "loss {:.4}  acc {:.2}%  {:.0} img/s  lr {lr:.4}",
+                loss_total / seen as f64,
+                100.0 * correct / seen as f64,
+                seen as f64 / started.elapsed().as_secs_f64()
+            ));
         }
     }
+    bar.finish_and_clear();
+    let trained = EpochTraining {
+        loss: loss_sum.into_scalar::<f32>() as f64 / seen as f64,
+        accuracy: correct_sum.into_scalar::<i64>() as f64 / seen as f64,
+        images: seen,
+        seconds: started.elapsed().as_secs_f64(),
+        last_lr: lr,
+    };
+    Ok((session, trained))
+}
 
-    let final_model = model.valid();
-    let last = records.last().context("no epoch was recorded")?;
-    let final_info = info.with_training(summary(&run, state.epoch, last, test_data.len()));
+/// Test-set accuracy after an epoch, evaluated exactly as `eval` does (BatchNorm folded), so
+/// that the accuracy stored in the weights' metadata is what `eval` reproduces.
+fn evaluate_epoch(
+    run: &Run,
+    session: &Session,
+    epoch: usize,
+    trained: EpochTraining,
+) -> Result<EpochRecord> {
+    let evaluation_started = Instant::now();
+    let test = predict_dataset(
+        &session.model.valid().fold_batchnorm(),
+        &run.data.test,
+        &Normalization::CIFAR10,
+        run.config.eval_batch_size,
+        Tta::None,
+        &run.device,
+        None,
+    )?;
+    let record = EpochRecord {
+        epoch,
+        train_loss: trained.loss,
+        train_accuracy: trained.accuracy,
+        test_loss: test.loss(),
+        test_accuracy: test.accuracy(),
+        learning_rate: trained.last_lr,
+        seconds: trained.seconds + evaluation_started.elapsed().as_secs_f64(),
+        images_per_second: trained.images as f64 / trained.seconds,
+    };
+    println!(
+        "epoch {epoch}/{}: train loss {:.4} acc {:.2}% | test loss {:.4} acc {:.2}% | lr {:.4} | {:.0} img/s | {:.1}s",
+        run.config.epochs,
+        record.train_loss,
+        100.0 * record.train_accuracy,
+        record.test_loss,
+        100.0 * record.test_accuracy,
+        record.learning_rate,
+        record.images_per_second,
+        record.seconds
+    );
+    Ok(record)
+}
+
+/// After an epoch: `best.safetensors` when the test accuracy improved, the checkpoint, the
+/// metrics line and the curves.
+fn persist_epoch(run: &Run, session: &mut Session, record: EpochRecord) -> Result<()> {
+    let out = &run.out;
+    session.state.epoch = record.epoch;
+    if session
+        .state
+        .best_test_accuracy
+        .is_none_or(|best| record.test_accuracy > best)
+    {
+        session.state.best_test_accuracy = Some(record.test_accuracy);
+        session.state.best_epoch = Some(record.epoch);
+        let info = session
+            .info
+            .clone()
+            .with_training(summary(run, record.epoch, &record));
+        weights_file::write(
+            &session.model.valid(),
+            &info,
+            Precision::F32,
+            Layout::Burn,
+            &out.join(BEST_FILE),
+        )?;
+    }
+    // Checkpoint first, then the log: a crash in between only repeats an epoch on resume.
+    checkpoint::save(out, &session.model, &session.optim, &session.state)?;
+    metrics::append(out, &record)?;
+    session.records.push(record);
+    plot::training_curves(&session.records, &out.join(CURVES_FILE))
+}
+
+/// The final weights: f32, and f16 whose metadata states the f16 weights' own accuracy.
+fn finish(run: &Run, session: Session) -> Result<Outcome> {
+    let out = &run.out;
+    let final_model = session.model.valid();
+    let last = session.records.last().context("no epoch was recorded")?;
+    let info = session
+        .info
+        .with_training(summary(run, session.state.epoch, last));
     let final_weights = out.join(FINAL_FILE);
-    write_weights(&final_model, &final_info, Precision::F32, &final_weights)?;
+    weights_file::write(
+        &final_model,
+        &info,
+        Precision::F32,
+        Layout::Burn,
+        &final_weights,
+    )?;
     let (f16, _, _) = f16_with_own_accuracy(
         &final_model,
-        &final_info,
-        test_data,
-        config.eval_batch_size,
-        &device,
+        &info,
+        &run.data.test,
+        run.config.eval_batch_size,
+        &run.device,
         None,
     )?;
     write_atomic(&out.join(FINAL_F16_FILE), &f16)?;
     Ok(Outcome {
-        records,
+        records: session.records,
         final_weights: Some(final_weights),
     })
 }
 
-fn summary(run: &Run, epochs: usize, record: &EpochRecord, test_images: usize) -> TrainingSummary {
+fn summary(run: &Run, epochs: usize, record: &EpochRecord) -> TrainingSummary {
     TrainingSummary {
         epochs,
         test_accuracy: Some(record.test_accuracy),
         train_accuracy: Some(record.train_accuracy),
-        test_images: Some(test_images),
-        data: run.data_description.clone(),
+        test_images: Some(run.data.test.len()),
+        data: run.data_summary.clone(),
         train_images: run.data.train.len(),
         seed: run.config.seed,
         date: now_rfc3339(),
@@ -297,28 +394,6 @@ fn summary(run: &Run, epochs: usize, record: &EpochRecord, test_images: usize) -
 
 pub fn now_rfc3339() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
-}
-
-/// Saves `model` as safetensors with metadata, atomically.
-pub fn write_weights(
-    model: &ResNet,
-    info: &ModelInfo,
-    precision: Precision,
-    path: &Path,
-) -> Result<()> {
-    write_weights_as(model, info, precision, Layout::Burn, path)
-}
-
-pub fn write_weights_as(
-    model: &ResNet,
-    info: &ModelInfo,
-    precision: Precision,
-    layout: Layout,
-    path: &Path,
-) -> Result<()> {
-    let bytes = cifar_model::to_safetensors(model, info, precision, layout)
-        .with_context(|| format!("serialising {}", path.display()))?;
-    write_atomic(path, &bytes)
 }
 
 /// Raw bytes → `[batch, 3, 32, 32]` values in `[0, 1]` (normalised after augmentation, so that

@@ -27,17 +27,47 @@ const IDENTITY: ImageTransform = ImageTransform {
     angle: 0.0,
 };
 
+/// Crop-from-zero-padding and flip of one planar image by a direct loop: output pixel (y, x)
+/// reads input (y − shift_y, x' − shift_x) where x' is x mirrored when flipped.
+fn crop_flip_by_loop(image: &[f32], t: &ImageTransform) -> Vec<f32> {
+    let mut out = vec![0.0; 3 * 1024];
+    for c in 0..3 {
+        for y in 0..32i32 {
+            for x in 0..32i32 {
+                let x_read = if t.flip { 31 - x } else { x };
+                let (sy, sx) = (y - t.shift_y, x_read - t.shift_x);
+                if (0..32).contains(&sy) && (0..32).contains(&sx) {
+                    out[c * 1024 + (y * 32 + x) as usize] =
+                        image[c * 1024 + (sy * 32 + sx) as usize];
+                }
+            }
+        }
+    }
+    out
+}
+
 #[test]
 fn same_seed_same_augmentation() {
-    let config = AugmentConfig::new();
+    let config = AugmentConfig::new().with_rotation_degrees(0.0);
     let draw = |seed| config.sample(16, &mut StdRng::seed_from_u64(seed));
     assert_eq!(draw(1), draw(1));
     assert_ne!(draw(1), draw(2));
+    // What a seed draws is applied exactly: every image equals a direct CPU crop and flip.
+    let transforms = draw(5);
+    assert!(transforms.iter().any(|t| t.flip) && transforms.iter().any(|t| !t.flip));
     let images = ramp(16);
-    assert_eq!(
-        pixels(apply(images.clone(), &draw(5))),
-        pixels(apply(images, &draw(5)))
-    );
+    let original = pixels(images.clone());
+    let augmented = pixels(apply(images, &transforms));
+    for (index, t) in transforms.iter().enumerate() {
+        let range = index * 3072..(index + 1) * 3072;
+        let expected = crop_flip_by_loop(&original[range.clone()], t);
+        let worst = augmented[range]
+            .iter()
+            .zip(&expected)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+        assert!(worst < 1e-5, "image {index} ({t:?}): off by {worst}");
+    }
 }
 
 #[test]
@@ -71,10 +101,25 @@ fn sampled_transforms_respect_the_config() {
 
 #[test]
 fn identity_leaves_images_unchanged() {
+    // Beside a flipped image, so that the identity goes through the resampling too (a batch of
+    // identities alone is returned as it is).
     let images = ramp(2);
-    assert_eq!(
-        pixels(apply(images.clone(), &[IDENTITY; 2])),
-        pixels(images)
+    let original = pixels(images.clone());
+    let flipped = ImageTransform {
+        flip: true,
+        ..IDENTITY
+    };
+    let out = pixels(apply(images, &[IDENTITY, flipped]));
+    let worst = out[..3072]
+        .iter()
+        .zip(&original[..3072])
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
+    assert!(worst < 1e-5, "identity moved pixels by {worst}");
+    assert_ne!(
+        out[3072..],
+        original[3072..],
+        "the second image was flipped"
     );
 }
 

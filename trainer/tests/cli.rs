@@ -1,5 +1,6 @@
-//! End-to-end: the `trainer` binary on real CIFAR-10 images (train, resume, eval, predict,
-//! export) and every bad-input case giving a clear error and a non-zero exit, never a panic.
+//! End-to-end: the `trainer` binary (train, resume, eval, predict, export) on generated data
+//! every time and on the real CIFAR-10 archive when it is there, resuming equal to not stopping,
+//! and every bad-input case giving a clear error and a non-zero exit, never a panic.
 
 mod common;
 
@@ -8,6 +9,7 @@ use std::process::{Command, Output};
 
 use cifar_trainer::metrics::EpochRecord;
 use image::{Rgb, RgbImage};
+use sha2::{Digest, Sha256};
 
 fn trainer(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_trainer"))
@@ -62,17 +64,53 @@ fn write_config(dir: &Path) -> PathBuf {
 }
 
 #[test]
+fn train_resume_eval_predict_export_on_generated_data() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("generated");
+    let batches = common::write_binary_dir(&data, 64, 200);
+    // The records as loaded (320 training, 200 test), hashed straight from the files.
+    let mut hasher = Sha256::new();
+    for batch in 1..=5 {
+        hasher.update(std::fs::read(batches.join(format!("data_batch_{batch}.bin"))).unwrap());
+    }
+    hasher.update(std::fs::read(batches.join("test_batch.bin")).unwrap());
+    let expected = cifar_model::DataSummary {
+        name: "generated".into(),
+        sha256: Some(hex::encode(hasher.finalize())),
+        sha256_of: Some("records".into()),
+    };
+    end_to_end(&data, &expected, false);
+}
+
+#[test]
 fn train_resume_eval_predict_export_on_real_images() {
     let Some(archive) = common::real_archive() else {
+        // In CI the archive is part of the machine: its absence is a failure, not a skip.
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but no ../shared/data/cifar-10-binary.tar.gz and no CIFAR10_ARCHIVE"
+        );
         println!("SKIPPED: no ../shared/data/cifar-10-binary.tar.gz and no CIFAR10_ARCHIVE set");
         return;
     };
+    let bytes = std::fs::read(&archive).unwrap();
+    let expected = cifar_model::DataSummary {
+        name: archive.file_name().unwrap().to_string_lossy().to_string(),
+        sha256: Some(hex::encode(Sha256::digest(&bytes))),
+        sha256_of: Some("file".into()),
+    };
+    end_to_end(&archive, &expected, true);
+}
+
+/// Train 1 epoch, stop, resume for a second, then eval, predict and export, on `data`'s first
+/// 320 training and 200 test images. `learns`: the loss must fall (real images only).
+fn end_to_end(data: &Path, expected_data: &cifar_model::DataSummary, learns: bool) {
     let temp = tempfile::tempdir().unwrap();
     let run = temp.path().join("run");
     let config = write_config(temp.path());
     let common_args = [
         "--data",
-        p(&archive),
+        p(data),
         "--out",
         p(&run),
         "--device",
@@ -126,10 +164,12 @@ fn train_resume_eval_predict_export_on_real_images() {
         records.iter().map(|r| r.epoch).collect::<Vec<_>>(),
         vec![1, 2]
     );
-    assert!(
-        records[1].train_loss < records[0].train_loss,
-        "loss should go down: {records:?}"
-    );
+    if learns {
+        assert!(
+            records[1].train_loss < records[0].train_loss,
+            "loss should go down: {records:?}"
+        );
+    }
     assert!(
         records
             .iter()
@@ -147,6 +187,13 @@ fn train_resume_eval_predict_export_on_real_images() {
     assert_eq!(training.epochs, 2);
     assert_eq!(training.train_images, 320);
     assert_eq!(training.test_images, Some(200));
+    // The data is named by its name and digest, never by a path of this machine.
+    assert_eq!(&training.data, expected_data);
+    let metadata = &header.metadata["training"];
+    assert!(
+        !metadata.contains(data.parent().unwrap().to_str().unwrap()),
+        "{metadata}"
+    );
 
     // eval: the accuracy in the file's metadata is reproduced on the same images.
     let report = temp.path().join("report");
@@ -155,7 +202,7 @@ fn train_resume_eval_predict_export_on_real_images() {
         "--weights",
         p(&weights),
         "--data",
-        p(&archive),
+        p(data),
         "--out",
         p(&report),
         "--device",
@@ -208,7 +255,7 @@ fn train_resume_eval_predict_export_on_real_images() {
         "--weights",
         p(&run.join("model-f16.safetensors")),
         "--data",
-        p(&archive),
+        p(data),
         "--out",
         p(&temp.path().join("tta")),
         "--device",
@@ -337,20 +384,25 @@ fn bad_inputs_fail_cleanly_naming_the_file() {
     assert!(error.contains("data_batch_2.bin"), "{error}");
     common::write_binary_dir(&data, 4, 4);
     let mut bytes = std::fs::read(batches.join("test_batch.bin")).unwrap();
-    bytes[0] = 10;
+    bytes[cifar_trainer::data::RECORD_BYTES] = 10; // the label of record 1
     std::fs::write(batches.join("test_batch.bin"), &bytes).unwrap();
-    let error = fails(&[
+    // Good weights, so that the error can only come from the label.
+    let good_weights = dir.join("narrow.safetensors");
+    std::fs::write(&good_weights, weights_with_classes(10)).unwrap();
+    let error = fails(&with_files("eval", &good_weights, &data, &out));
+    assert!(
+        error.contains("test_batch.bin") && error.contains("record 1 has label 10"),
+        "{error}"
+    );
+    // Missing weights name the file.
+    let error = fails(&with_files(
         "eval",
-        "--weights",
-        p(&dir.join("none.safetensors")),
-        "--data",
-        p(&data),
-        "--out",
-        out_s,
-        "--device",
-        "cpu",
-    ]);
+        &dir.join("none.safetensors"),
+        &data,
+        &out,
+    ));
     assert!(error.contains("none.safetensors"), "{error}");
+    common::write_binary_dir(&data, 4, 4);
 
     // Weights: garbage, hostile header length, and another shape than the metadata says.
     let garbage = dir.join("garbage.safetensors");
@@ -385,8 +437,8 @@ fn bad_inputs_fail_cleanly_naming_the_file() {
     let error = fails(&["predict", "--weights", p(&wrong_shape), p(&image)]);
     assert!(
         error.contains("wrong-shape.safetensors")
-            && error.contains("bn1.beta")
-            && error.contains("expects [64]"),
+            && error.contains("conv1.weight")
+            && error.contains("expects [64, 3, 3, 3]"),
         "{error}"
     );
 
@@ -443,7 +495,7 @@ fn export_web_writes_the_browser_assets() {
         test_accuracy: Some(0.5),
         train_accuracy: None,
         test_images: Some(10_000),
-        data: "somewhere".into(),
+        data: cifar_model::DataSummary::name_only("somewhere"),
         train_images: 50_000,
         seed: 1,
         date: "2026-11-28T00:00:00Z".into(),
@@ -577,4 +629,181 @@ fn bench_prints_figures_ratios_and_json() {
             > 0.0
     );
     assert!(written.get("resnet18").is_none());
+}
+
+/// A narrow model with `classes` outputs (named `class 0`, … unless ten), serialised.
+fn weights_with_classes(classes: usize) -> Vec<u8> {
+    let config = cifar_model::ResNetConfig::narrow().with_num_classes(classes);
+    let model = config.init(&burn::tensor::Device::flex());
+    let info = cifar_model::ModelInfo::new(config);
+    cifar_model::to_safetensors(
+        &model,
+        &info,
+        cifar_model::Precision::F32,
+        cifar_model::Layout::Burn,
+    )
+    .unwrap()
+}
+
+/// `COMMAND --weights W --data D --out O --device cpu`.
+fn with_files<'a>(
+    command: &'a str,
+    weights: &'a Path,
+    data: &'a Path,
+    out: &'a Path,
+) -> [&'a str; 9] {
+    [
+        command,
+        "--weights",
+        p(weights),
+        "--data",
+        p(data),
+        "--out",
+        p(out),
+        "--device",
+        "cpu",
+    ]
+}
+
+#[test]
+fn class_counts_that_differ_from_the_data_are_refused_naming_both() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    common::write_binary_dir(&data, 8, 12);
+    let image = temp.path().join("cat.png");
+    RgbImage::from_pixel(40, 30, Rgb([90, 20, 200]))
+        .save(&image)
+        .unwrap();
+    for classes in [5usize, 12] {
+        let weights = temp.path().join(format!("classes-{classes}.safetensors"));
+        std::fs::write(&weights, weights_with_classes(classes)).unwrap();
+        let expected =
+            format!("the model has {classes} classes but the data (CIFAR-10 labels 0–9) has 10");
+        let out = temp.path().join(format!("out-{classes}"));
+        for command in ["eval", "export-web"] {
+            let error = fails(&with_files(command, &weights, &data, &out));
+            assert!(
+                error.contains(&expected) && error.contains(p(&weights)),
+                "{command}: {error}"
+            );
+            assert!(!out.exists(), "{command} wrote {}", out.display());
+        }
+        // predict needs no labels: every class of the file, named as the file names them.
+        let json = ok(&["predict", "--weights", p(&weights), "--json", p(&image)]);
+        let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(
+            parsed[0]["probabilities"].as_array().unwrap().len(),
+            classes
+        );
+        assert_eq!(parsed[0]["top"].as_array().unwrap().len(), 5);
+        assert!(
+            parsed[0]["top"][0][0]
+                .as_str()
+                .unwrap()
+                .starts_with("class ")
+        );
+
+        // Training such a model on CIFAR-10 is refused before any epoch.
+        let config = temp.path().join(format!("config-{classes}.json"));
+        std::fs::write(
+            &config,
+            format!(
+                r#"{{"model": {{"widths": [4, 4, 4, 4], "num_classes": {classes}}}, "epochs": 1}}"#
+            ),
+        )
+        .unwrap();
+        let run = temp.path().join(format!("run-{classes}"));
+        let error = fails(&[
+            "train",
+            "--data",
+            p(&data),
+            "--out",
+            p(&run),
+            "--device",
+            "cpu",
+            "--config",
+            p(&config),
+        ]);
+        assert!(
+            error.contains(&expected) && error.contains("num_classes"),
+            "{error}"
+        );
+        assert!(!run.join("metrics.jsonl").exists());
+    }
+}
+
+/// Every tensor of a safetensors file, by name (the metadata, which holds a date, left out).
+fn tensors(path: &Path) -> Vec<(String, Vec<u8>)> {
+    let bytes = std::fs::read(path).unwrap();
+    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let mut tensors: Vec<(String, Vec<u8>)> = file
+        .tensors()
+        .into_iter()
+        .map(|(name, view)| (name, view.data().to_vec()))
+        .collect();
+    tensors.sort();
+    tensors
+}
+
+#[test]
+fn resuming_after_a_crash_between_the_checkpoint_renames_equals_an_uninterrupted_run() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    common::write_binary_dir(&data, 32, 40);
+    let config = write_config(temp.path());
+    let train = |run: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "--data",
+            p(&data),
+            "--out",
+            p(run),
+            "--device",
+            "cpu",
+            "--config",
+            p(&config),
+            "--epochs",
+            "2",
+        ];
+        args.extend(extra);
+        ok(&args)
+    };
+    let straight = temp.path().join("straight");
+    train(&straight, &[]);
+
+    let resumed = temp.path().join("resumed");
+    train(&resumed, &["--stop-after", "1"]);
+    // The state a crash between the two renames of a checkpoint swap leaves: the old
+    // checkpoint moved aside as checkpoint.previous, the new one still named .partial (here a
+    // broken one, which must not be taken).
+    std::fs::rename(
+        resumed.join("checkpoint"),
+        resumed.join("checkpoint.previous"),
+    )
+    .unwrap();
+    std::fs::create_dir_all(resumed.join("checkpoint.partial")).unwrap();
+    std::fs::write(resumed.join("checkpoint.partial/state.json"), "{broken").unwrap();
+    let stdout = train(&resumed, &["--resume"]);
+    assert!(stdout.contains("resuming after epoch 1"), "{stdout}");
+    assert!(resumed.join("checkpoint/state.json").is_file());
+    assert!(!resumed.join("checkpoint.previous").exists());
+    assert!(!resumed.join("checkpoint.partial").exists());
+
+    let (a, b) = (
+        tensors(&straight.join("model.safetensors")),
+        tensors(&resumed.join("model.safetensors")),
+    );
+    assert_eq!(a.len(), b.len());
+    for ((name_a, data_a), (name_b, data_b)) in a.iter().zip(&b) {
+        assert_eq!(name_a, name_b);
+        assert!(data_a == data_b, "{name_a} differs between the two runs");
+    }
+    let metrics = |run: &Path| std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+    let losses = |text: String| -> Vec<(f64, f64)> {
+        text.lines()
+            .map(|l| serde_json::from_str::<EpochRecord>(l).unwrap())
+            .map(|r| (r.train_loss, r.test_accuracy))
+            .collect()
+    };
+    assert_eq!(losses(metrics(&straight)), losses(metrics(&resumed)));
 }

@@ -92,3 +92,54 @@ fn downloads_verifies_and_unpacks() {
     assert!(stderr.contains("/other"), "{stderr}");
     server.join().unwrap();
 }
+
+/// Answers one request with the headers of the whole `body` but only its first half, then hangs
+/// up: a connection lost mid-download.
+fn serve_cut_short(body: Vec<u8>) -> (String, thread::JoinHandle<()>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let handle = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        let mut request = [0u8; 4096];
+        let _ = stream.read(&mut request);
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/gzip\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        let _ = stream.write_all(head.as_bytes());
+        let _ = stream.write_all(&body[..body.len() / 2]);
+        let _ = stream.flush();
+    });
+    (address, handle)
+}
+
+#[test]
+fn a_download_cut_short_is_an_error_and_leaves_nothing_behind() {
+    let temp = tempfile::tempdir().unwrap();
+    let archive = common::write_archive(temp.path(), 30, 40);
+    let body = std::fs::read(&archive).unwrap();
+    assert!(body.len() > 2_000, "big enough to cut: {}", body.len());
+    let (address, server) = serve_cut_short(body);
+    let to = temp.path().join("data");
+    let output = download(&[
+        "--to",
+        to.to_str().unwrap(),
+        "--url",
+        &format!("{address}/cifar.tar.gz"),
+        "--no-verify",
+    ]);
+    server.join().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        stderr.contains("cifar.tar.gz"),
+        "names the download: {stderr}"
+    );
+    // No partial archive, no temporary file, no half-unpacked folder.
+    let left: Vec<_> = std::fs::read_dir(&to)
+        .map(|entries| entries.map(|e| e.unwrap().file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}

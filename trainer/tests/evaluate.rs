@@ -1,6 +1,6 @@
 //! Accuracy, confusion matrix and the report's log from known predictions.
 
-use cifar_model::report::argmax;
+use cifar_model::inference::{Probabilities, argmax};
 use cifar_trainer::evaluate::Predictions;
 use cifar_trainer::metrics::{self, EpochRecord};
 use cifar_trainer::report::prediction_log;
@@ -21,12 +21,13 @@ fn one_hot(classes: &[usize], num_classes: usize) -> Vec<f32> {
 }
 
 fn predictions() -> Predictions {
-    Predictions {
-        num_classes: 3,
-        probabilities: one_hot(&[0, 1, 1, 2, 0], 3),
-        labels: vec![0, 1, 2, 2, 1],
-        loss: 0.0,
-    }
+    Predictions::new(
+        Probabilities::new(3, one_hot(&[0, 1, 1, 2, 0], 3)).unwrap(),
+        vec![0, 1, 2, 2, 1],
+        3,
+        "labels",
+    )
+    .unwrap()
 }
 
 #[test]

@@ -10,8 +10,12 @@ use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
+use cifar_model::Probabilities;
+use cifar_model::preprocess::IMAGE_BYTES;
+
 use crate::classify::{Classification, prepare, to_rgba};
 use crate::engine::Engine;
+use crate::errors::PageError;
 use crate::evaluation::{Comparison, Evaluation, compare};
 use crate::test_set::{Entry, Filter, Sort, Summary, TestSet};
 
@@ -78,10 +82,32 @@ fn now() -> f64 {
 }
 
 /// Plain JS objects and arrays (not `Map`s, which `#[serde(flatten)]` would otherwise produce).
-fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
+fn to_js<T: Serialize>(value: &T) -> Result<JsValue, PageError> {
     value
         .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|err| JsValue::from_str(&err.to_string()))
+        .map_err(|err| PageError::input(format!("cannot pass the result to the page: {err}")))
+}
+
+/// A JS `Error` whose `name` is the error's kind (`InputError` or `DeviceError`), decided by
+/// the error itself: the page falls back from WebGPU to the CPU on a `DeviceError` only.
+fn js_error(error: PageError) -> JsValue {
+    let js = js_sys::Error::new(&error.message);
+    js.set_name(error.kind.js_name());
+    js.into()
+}
+
+/// A Promise of `work`'s result, errors passed to the page as [`js_error`]s.
+fn promise(
+    work: impl std::future::Future<Output = Result<JsValue, PageError>> + 'static,
+) -> Promise {
+    future_to_promise(async move { work.await.map_err(js_error) })
+}
+
+/// Runs the model on planar images and times it (the page's clock).
+async fn timed(engine: &Engine, planar: &[u8]) -> Result<(Probabilities, f64), PageError> {
+    let started = now();
+    let probabilities = engine.probabilities(planar).await?;
+    Ok((probabilities, now() - started))
 }
 
 #[derive(Serialize)]
@@ -129,35 +155,28 @@ struct BenchResult {
     backend: &'static str,
 }
 
-/// A JS `Error` named `kind`. The page falls back from WebGPU to the CPU on any failure except an
-/// `InputError` (a file that is not an image, a bad request): those are the user's, not the
-/// device's, and switching backends would not help.
-fn named_error(kind: &str, message: impl std::fmt::Display) -> JsValue {
-    let error = js_sys::Error::new(&message.to_string());
-    error.set_name(kind);
-    error.into()
-}
-
-fn input_error(message: impl std::fmt::Display) -> JsValue {
-    named_error("InputError", message)
-}
-
-/// The model failed on its device (reading a result back, moving the weights).
-fn device_error(message: impl std::fmt::Display) -> JsValue {
-    named_error("DeviceError", message)
-}
-
 impl State {
-    fn engine(&self) -> Result<Rc<Engine>, JsValue> {
+    fn engine(&self) -> Result<Rc<Engine>, PageError> {
         self.engine
             .clone()
-            .ok_or_else(|| input_error("no model is loaded"))
+            .ok_or_else(|| PageError::input("no model is loaded"))
     }
 
-    fn test_set(&self) -> Result<Rc<TestSet>, JsValue> {
+    fn test_set(&self) -> Result<Rc<TestSet>, PageError> {
         self.test_set
             .clone()
-            .ok_or_else(|| input_error("the test images are not loaded"))
+            .ok_or_else(|| PageError::input("the test images are not loaded"))
+    }
+
+    /// The model and the test set, refused when their classes differ (a 5-class model cannot be
+    /// scored against CIFAR-10's ten).
+    fn engine_and_test_set(&self) -> Result<(Rc<Engine>, Rc<TestSet>), PageError> {
+        let (engine, test_set) = (self.engine()?, self.test_set()?);
+        test_set
+            .report
+            .check_model_classes(&engine.info.class_names)
+            .map_err(PageError::input)?;
+        Ok((engine, test_set))
     }
 }
 
@@ -194,15 +213,14 @@ impl Session {
     #[wasm_bindgen(js_name = useWebGpu)]
     pub fn use_webgpu(&self) -> Promise {
         let state = self.state.clone();
-        future_to_promise(async move {
+        promise(async move {
             let existing = state.borrow().webgpu.clone();
             let device = match existing {
                 Some(device) => device,
                 None => {
-                    let device = Device::wgpu_options()
-                        .init_async()
-                        .await
-                        .map_err(|err| device_error(format!("WebGPU is not available: {err}")))?;
+                    let device = Device::wgpu_options().init_async().await.map_err(|err| {
+                        PageError::device(format!("WebGPU is not available: {err}"))
+                    })?;
                     state.borrow_mut().webgpu = Some(device.clone());
                     device
                 }
@@ -215,7 +233,7 @@ impl Session {
     /// Switches to the CPU backend (always available).
     #[wasm_bindgen(js_name = useCpu)]
     pub fn use_cpu(&self) -> Result<String, JsValue> {
-        switch(&self.state, Backend::Cpu, &cpu_device())?;
+        switch(&self.state, Backend::Cpu, &cpu_device()).map_err(js_error)?;
         Ok("cpu".into())
     }
 
@@ -223,12 +241,13 @@ impl Session {
     #[wasm_bindgen(js_name = loadWeights)]
     pub fn load_weights(&self, bytes: Vec<u8>) -> Result<JsValue, JsValue> {
         let device = self.state.borrow().device();
-        let engine = Engine::load(&bytes, &device).map_err(input_error)?;
+        let engine = Engine::load(&bytes, &device).map_err(js_error)?;
         let summary = to_js(&ModelSummary {
             class_names: &engine.info.class_names,
             config: &engine.info.config,
             training: &engine.info.training,
-        })?;
+        })
+        .map_err(js_error)?;
         let mut state = self.state.borrow_mut();
         state.weights = Some(Rc::new(bytes));
         state.engine = Some(Rc::new(engine));
@@ -240,19 +259,12 @@ impl Session {
     /// loaded.
     pub fn classify(&self, bytes: Vec<u8>) -> Promise {
         let state = self.state.clone();
-        future_to_promise(async move {
-            let (engine, backend) = {
-                let state = state.borrow();
-                (state.engine()?, state.backend)
-            };
-            let prepared = prepare(&bytes).map_err(input_error)?;
-            let started = now();
-            let probabilities = engine
-                .probabilities(&prepared.planar)
-                .await
-                .map_err(device_error)?;
+        promise(async move {
+            let (engine, backend) = current(&state)?;
+            let prepared = prepare(&bytes)?;
+            let (probabilities, millis) = timed(&engine, &prepared.planar).await?;
             to_js(&ClassifyResult {
-                classification: Classification::new(probabilities, now() - started),
+                classification: Classification::new(probabilities.into_values(), millis),
                 model_view: to_rgba(&prepared.model_view),
                 backend: backend.name(),
             })
@@ -263,15 +275,11 @@ impl Session {
     /// that compiles the kernels.
     #[wasm_bindgen(js_name = warmUp)]
     pub fn warm_up(&self) -> Promise {
-        let engine = self.state.borrow().engine();
-        future_to_promise(async move {
-            let engine = engine?;
-            let started = now();
-            engine
-                .probabilities(&vec![128u8; cifar_model::preprocess::IMAGE_BYTES])
-                .await
-                .map_err(device_error)?;
-            Ok(JsValue::from_f64(now() - started))
+        let state = self.state.clone();
+        promise(async move {
+            let (engine, _) = current(&state)?;
+            let (_, millis) = timed(&engine, &[128u8; IMAGE_BYTES]).await?;
+            Ok(JsValue::from_f64(millis))
         })
     }
 }
@@ -283,12 +291,14 @@ impl Session {
     /// (accuracy, per-class accuracy, confusion matrix). Throws with the reason for a bad pair.
     #[wasm_bindgen(js_name = loadTestSet)]
     pub fn load_test_set(&self, report_json: String, images: Vec<u8>) -> Result<JsValue, JsValue> {
-        let test_set = TestSet::new(&report_json, images).map_err(input_error)?;
+        let test_set = TestSet::new(&report_json, images)
+            .map_err(PageError::input)
+            .map_err(js_error)?;
         let summary: Summary = test_set.summary();
         let mut state = self.state.borrow_mut();
         state.test_set = Some(Rc::new(test_set));
         state.evaluation = None;
-        to_js(&summary)
+        to_js(&summary).map_err(js_error)
     }
 
     /// Gallery entries `{index, label, predicted, confidence}`: classes are indices or
@@ -300,24 +310,26 @@ impl Session {
         errors_only: bool,
         sort: &str,
     ) -> Result<JsValue, JsValue> {
-        let test_set = self.state.borrow().test_set()?;
-        let filter = Filter {
-            label: label.map(|c| c as usize),
-            predicted: predicted.map(|c| c as usize),
-            errors_only,
+        let entries = || -> Result<Vec<Entry>, PageError> {
+            let test_set = self.state.borrow().test_set()?;
+            let filter = Filter {
+                label: label.map(|c| c as usize),
+                predicted: predicted.map(|c| c as usize),
+                errors_only,
+            };
+            Ok(test_set.gallery(filter, Sort::parse(sort).map_err(PageError::input)?))
         };
-        let entries: Vec<Entry> = test_set.gallery(filter, Sort::parse(sort).map_err(input_error)?);
-        to_js(&entries)
+        entries().and_then(|e| to_js(&e)).map_err(js_error)
     }
 
     /// RGBA bytes of shipped test image `index` (32×32).
     #[wasm_bindgen(js_name = testImage)]
     pub fn test_image(&self, index: usize) -> Result<Vec<u8>, JsValue> {
-        self.state
-            .borrow()
-            .test_set()?
+        let test_set = self.state.borrow().test_set().map_err(js_error)?;
+        test_set
             .rgba(index)
-            .map_err(input_error)
+            .map_err(PageError::input)
+            .map_err(js_error)
     }
 
     /// Classifies shipped test image `index` live and compares the answer with the stored one:
@@ -325,15 +337,12 @@ impl Session {
     #[wasm_bindgen(js_name = classifyTestImage)]
     pub fn classify_test_image(&self, index: usize) -> Promise {
         let state = self.state.clone();
-        future_to_promise(async move {
-            let (engine, test_set, backend) = {
-                let state = state.borrow();
-                (state.engine()?, state.test_set()?, state.backend)
-            };
-            let planar = test_set.planar(index, 1).map_err(input_error)?;
-            let started = now();
-            let probabilities = engine.probabilities(planar).await.map_err(device_error)?;
-            let millis = now() - started;
+        promise(async move {
+            let backend = state.borrow().backend;
+            let (engine, test_set) = state.borrow().engine_and_test_set()?;
+            let planar = test_set.planar(index, 1).map_err(PageError::input)?;
+            let (probabilities, millis) = timed(&engine, planar).await?;
+            let probabilities = probabilities.into_values();
             to_js(&TestImageResult {
                 comparison: compare(&test_set.report, index, &probabilities),
                 stored_probabilities: test_set.report.probabilities[index].clone(),
@@ -344,13 +353,15 @@ impl Session {
     }
 
     /// Starts an evaluation over the first `limit` shipped test images (all when undefined);
-    /// returns how many it will cover.
+    /// returns how many it will cover. Refused when the model's classes are not the report's.
     #[wasm_bindgen(js_name = startEvaluation)]
     pub fn start_evaluation(&self, limit: Option<usize>) -> Result<usize, JsValue> {
-        let total = {
-            let test_set = self.state.borrow().test_set()?;
-            limit.map_or(test_set.len(), |l| l.min(test_set.len()))
-        };
+        let (_, test_set) = self
+            .state
+            .borrow()
+            .engine_and_test_set()
+            .map_err(js_error)?;
+        let total = limit.map_or(test_set.len(), |l| l.min(test_set.len()));
         self.state.borrow_mut().evaluation = Some(Evaluation::new(total));
         Ok(total)
     }
@@ -361,35 +372,32 @@ impl Session {
     #[wasm_bindgen(js_name = evaluateNext)]
     pub fn evaluate_next(&self, batch: usize) -> Promise {
         let state = self.state.clone();
-        future_to_promise(async move {
+        promise(async move {
             let (engine, test_set, backend, next) = {
                 let state = state.borrow();
                 let evaluation = state
                     .evaluation
                     .as_ref()
-                    .ok_or_else(|| input_error("no evaluation is running"))?;
+                    .ok_or_else(|| PageError::input("no evaluation is running"))?;
                 let next = evaluation.next_batch(batch);
-                (state.engine()?, state.test_set()?, state.backend, next)
+                let (engine, test_set) = state.engine_and_test_set()?;
+                (engine, test_set, state.backend, next)
             };
             if let Some((start, count)) = next {
-                let planar = test_set.planar(start, count).map_err(input_error)?;
-                let started = now();
-                let probabilities = engine.probabilities(planar).await.map_err(device_error)?;
-                let millis = now() - started;
+                let planar = test_set.planar(start, count).map_err(PageError::input)?;
+                let (probabilities, millis) = timed(&engine, planar).await?;
                 let mut state = state.borrow_mut();
                 let evaluation = state
                     .evaluation
                     .as_mut()
-                    .ok_or_else(|| input_error("the evaluation was stopped"))?;
-                evaluation
-                    .record(&test_set.report, start, &probabilities, millis)
-                    .map_err(input_error)?;
+                    .ok_or_else(|| PageError::input("the evaluation was stopped"))?;
+                evaluation.record(&test_set.report, start, &probabilities, millis)?;
             }
             let state = state.borrow();
             let evaluation = state
                 .evaluation
                 .as_ref()
-                .ok_or_else(|| input_error("the evaluation was stopped"))?;
+                .ok_or_else(|| PageError::input("the evaluation was stopped"))?;
             to_js(&Progress {
                 evaluation,
                 finished: evaluation.finished(),
@@ -405,22 +413,18 @@ impl Session {
     /// each read back to the page as a classification would be.
     pub fn benchmark(&self, batch: usize, iterations: usize) -> Promise {
         let state = self.state.clone();
-        future_to_promise(async move {
-            let (engine, backend) = {
-                let state = state.borrow();
-                (state.engine()?, state.backend)
-            };
+        promise(async move {
+            let (engine, backend) = current(&state)?;
             let batch = batch.max(1);
             let iterations = iterations.max(1);
-            let planar: Vec<u8> = (0..batch * cifar_model::preprocess::IMAGE_BYTES)
+            let planar: Vec<u8> = (0..batch * IMAGE_BYTES)
                 .map(|i| (i * 7 % 251) as u8)
                 .collect();
-            engine.probabilities(&planar).await.map_err(device_error)?;
-            let started = now();
+            timed(&engine, &planar).await?;
+            let mut millis = 0.0;
             for _ in 0..iterations {
-                engine.probabilities(&planar).await.map_err(device_error)?;
+                millis += timed(&engine, &planar).await?.1;
             }
-            let millis = now() - started;
             to_js(&BenchResult {
                 batch,
                 iterations,
@@ -438,11 +442,20 @@ impl Default for Session {
     }
 }
 
-/// Moves the loaded model (if any) to `device`; on failure nothing changes.
-fn switch(state: &Rc<RefCell<State>>, backend: Backend, device: &Device) -> Result<(), JsValue> {
+/// The loaded model and the backend it runs on.
+fn current(state: &Rc<RefCell<State>>) -> Result<(Rc<Engine>, Backend), PageError> {
+    let state = state.borrow();
+    Ok((state.engine()?, state.backend))
+}
+
+/// Moves the loaded model (if any) to `device`; on failure nothing changes. The weights were
+/// read once already, so a failure here is the device's.
+fn switch(state: &Rc<RefCell<State>>, backend: Backend, device: &Device) -> Result<(), PageError> {
     let weights = state.borrow().weights.clone();
     let engine = match weights {
-        Some(bytes) => Some(Rc::new(Engine::load(&bytes, device).map_err(device_error)?)),
+        Some(bytes) => Some(Rc::new(
+            Engine::load(&bytes, device).map_err(|err| PageError::device(err.message))?,
+        )),
         None => None,
     };
     let mut state = state.borrow_mut();

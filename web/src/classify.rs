@@ -1,9 +1,16 @@
 //! Turning a user's file into model input and the model's output into something to show.
 
+use cifar_model::inference::argmax;
 use cifar_model::preprocess::{rgb_to_planar, to_model_rgb};
-use cifar_model::report::argmax;
 use image::{DynamicImage, RgbImage};
 use serde::Serialize;
+
+use crate::errors::PageError;
+
+/// The message for bytes in no image format the page decodes.
+pub const NOT_AN_IMAGE_FORMAT: &str = "this file is not an image format the page can read";
+/// The start of the message for an image file that does not decode.
+pub const NOT_A_READABLE_IMAGE: &str = "this file is not a readable image";
 
 /// A decoded user image, as the model will see it.
 #[derive(Debug)]
@@ -16,12 +23,10 @@ pub struct Prepared {
 
 /// Decodes any format the `image` crate knows (sniffed from the bytes, not the file name) and
 /// prepares it exactly as the trainer's `predict` does.
-pub fn prepare(bytes: &[u8]) -> Result<Prepared, String> {
+pub fn prepare(bytes: &[u8]) -> Result<Prepared, PageError> {
     let image: DynamicImage = image::load_from_memory(bytes).map_err(|err| match err {
-        image::ImageError::Unsupported(_) => {
-            "this file is not an image format the page can read".to_string()
-        }
-        other => format!("this file is not a readable image ({other})"),
+        image::ImageError::Unsupported(_) => PageError::input(NOT_AN_IMAGE_FORMAT),
+        other => PageError::input(format!("{NOT_A_READABLE_IMAGE} ({other})")),
     })?;
     let model_view = to_model_rgb(&image);
     let planar = rgb_to_planar(&model_view);

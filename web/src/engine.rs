@@ -1,11 +1,13 @@
 //! The model on one device: load weights, classify batches. No browser API here, so the same
 //! code runs in native tests; reading results back is async because a browser must never block
-//! on the GPU.
+//! on the GPU. The inference itself is the shared crate's (`cifar_model::inference`), as in the
+//! trainer.
 
 use burn::prelude::*;
-use burn::tensor::activation::softmax;
-use cifar_model::preprocess::{IMAGE_BYTES, planar_batch_to_tensor};
-use cifar_model::{Classifier, FoldedResNet, ModelInfo, load_model};
+use cifar_model::inference::{self, Probabilities};
+use cifar_model::{FoldedResNet, ModelInfo, Tta, load_model};
+
+use crate::errors::PageError;
 
 /// A loaded model ready for inference (BatchNorm folded, as in the trainer's eval/predict).
 pub struct Engine {
@@ -16,8 +18,8 @@ pub struct Engine {
 
 impl Engine {
     /// Builds the model described by a safetensors file (any member of the ResNet family).
-    pub fn load(bytes: &[u8], device: &Device) -> Result<Self, String> {
-        let (model, info) = load_model(bytes, device).map_err(|err| err.to_string())?;
+    pub fn load(bytes: &[u8], device: &Device) -> Result<Self, PageError> {
+        let (model, info) = load_model(bytes, device)?;
         Ok(Self {
             device: device.clone(),
             model: model.fold_batchnorm(),
@@ -25,26 +27,16 @@ impl Engine {
         })
     }
 
-    /// Class probabilities, row-major `[images, classes]`, for planar images back to back.
-    pub async fn probabilities(&self, planar: &[u8]) -> Result<Vec<f32>, String> {
-        if planar.is_empty() || !planar.len().is_multiple_of(IMAGE_BYTES) {
-            return Err(format!(
-                "expected whole 32×32 images, got {} bytes",
-                planar.len()
-            ));
-        }
-        let input = planar_batch_to_tensor(planar, &self.info.normalization, &self.device);
-        let probabilities = softmax(self.model.logits(input), 1);
-        let data = probabilities
-            .into_data_async()
-            .await
-            .map_err(|err| format!("reading the result from the device failed: {err:?}"))?;
-        data.convert::<f32>()
-            .try_to_vec::<f32>()
-            .map_err(|err| format!("unexpected result type: {err:?}"))
+    /// Class probabilities, one row per image, for planar images back to back.
+    pub async fn probabilities(&self, planar: &[u8]) -> Result<Probabilities, PageError> {
+        let input = inference::planar_input(planar, &self.info.normalization, &self.device)?;
+        let output = inference::probabilities(&self.model, input, Tta::None);
+        let probabilities = Probabilities::read_async(output).await?;
+        inference::check_class_count(self.num_classes(), probabilities.classes(), "its output")?;
+        Ok(probabilities)
     }
 
     pub fn num_classes(&self) -> usize {
-        self.info.config.num_classes
+        self.info.class_names.len()
     }
 }

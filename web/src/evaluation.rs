@@ -2,8 +2,12 @@
 //! comparing every answer with the trainer's stored one: the page's proof that it computes what
 //! the trainer computed.
 
-use cifar_model::report::{TestReport, argmax};
+use cifar_model::Probabilities;
+use cifar_model::inference::{argmax, check_class_count};
+use cifar_model::report::TestReport;
 use serde::Serialize;
+
+use crate::errors::PageError;
 
 /// Probabilities may differ this much from the stored ones before an image counts as disagreeing
 /// (f32 on different backends and summation orders; the shipped weights agree to ~1e-6).
@@ -20,7 +24,8 @@ pub struct Comparison {
     pub agrees: bool,
 }
 
-/// Compares live `probabilities` of image `index` with the report's.
+/// Compares live `probabilities` of image `index` with the report's; the caller has checked that
+/// the model and the report have the same classes (`TestReport::check_model_classes`).
 pub fn compare(report: &TestReport, index: usize, probabilities: &[f32]) -> Comparison {
     let stored = &report.probabilities[index];
     let predicted = argmax(probabilities);
@@ -69,23 +74,28 @@ impl Evaluation {
         (!self.finished()).then(|| (self.done, batch.max(1).min(self.total - self.done)))
     }
 
-    /// Records the live probabilities (row-major, `classes` per image) of images from `start`.
+    /// Records the live probabilities of images `start..start + probabilities.len()`.
     pub fn record(
         &mut self,
         report: &TestReport,
         start: usize,
-        probabilities: &[f32],
+        probabilities: &Probabilities,
         millis: f64,
-    ) -> Result<(), String> {
-        let classes = report.class_names.len();
-        if start != self.done || !probabilities.len().is_multiple_of(classes) {
-            return Err(format!(
-                "batch at {start} with {} values does not continue the evaluation at {}",
+    ) -> Result<(), PageError> {
+        check_class_count(
+            probabilities.classes(),
+            report.class_names.len(),
+            "the test report",
+        )?;
+        if start != self.done || start + probabilities.len() > self.total {
+            return Err(PageError::input(format!(
+                "a batch of {} images at {start} does not continue the evaluation at {} of {}",
                 probabilities.len(),
-                self.done
-            ));
+                self.done,
+                self.total
+            )));
         }
-        for (offset, row) in probabilities.chunks(classes).enumerate() {
+        for (offset, row) in probabilities.rows().enumerate() {
             let index = start + offset;
             let comparison = compare(report, index, row);
             if comparison.predicted == report.labels[index] as usize {
@@ -99,7 +109,7 @@ impl Evaluation {
             }
             self.max_difference = self.max_difference.max(comparison.max_difference);
         }
-        self.done += probabilities.len() / classes;
+        self.done += probabilities.len();
         self.compute_millis += millis;
         Ok(())
     }

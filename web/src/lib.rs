@@ -3,6 +3,7 @@
 
 pub mod classify;
 pub mod engine;
+pub mod errors;
 pub mod evaluation;
 pub mod test_set;
 

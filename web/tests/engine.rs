@@ -1,11 +1,14 @@
 //! The page's Rust side, natively: file bytes → prepared input → probabilities, and the errors a
-//! visitor can cause (a file that is not an image, a wrong weights file).
+//! visitor can cause (a file that is not an image, a wrong weights file), each with its kind.
 
 use burn::prelude::*;
 use cifar_model::preprocess::image_to_tensor;
 use cifar_model::{Classifier, Layout, ModelInfo, Precision, ResNetConfig, to_safetensors};
-use cifar_web::classify::{Classification, prepare, to_rgba};
+use cifar_web::classify::{
+    Classification, NOT_A_READABLE_IMAGE, NOT_AN_IMAGE_FORMAT, prepare, to_rgba,
+};
 use cifar_web::engine::Engine;
+use cifar_web::errors::{ErrorKind, PageError};
 use image::{ImageFormat, Rgb, RgbImage, RgbaImage};
 
 fn encode(image: image::DynamicImage, format: ImageFormat) -> Vec<u8> {
@@ -15,16 +18,31 @@ fn encode(image: image::DynamicImage, format: ImageFormat) -> Vec<u8> {
 }
 
 fn weights() -> Vec<u8> {
-    let device = Device::flex();
-    let config = ResNetConfig::narrow();
-    let model = config.init(&device);
+    weights_with_classes(10)
+}
+
+/// A narrow model with `classes` outputs (named `class 0`, … unless ten), as f16.
+fn weights_with_classes(classes: usize) -> Vec<u8> {
+    let config = ResNetConfig::narrow().with_num_classes(classes);
+    let model = config.init(&Device::flex());
     to_safetensors(
         &model,
-        &ModelInfo::cifar10(config),
+        &ModelInfo::new(config),
         Precision::F16,
         Layout::Burn,
     )
     .unwrap()
+}
+
+fn input_error(result: Result<impl Sized, PageError>) -> String {
+    match result {
+        Ok(_) => panic!("should fail"),
+        Err(error) => {
+            assert_eq!(error.kind, ErrorKind::Input, "{error}");
+            assert_eq!(error.kind.js_name(), "InputError");
+            error.message
+        }
+    }
 }
 
 #[test]
@@ -43,9 +61,15 @@ fn any_format_and_size_is_prepared_like_the_trainer() {
 
 #[test]
 fn non_images_get_a_message() {
-    let error = prepare(b"%PDF-1.7 definitely not an image").unwrap_err();
-    assert!(error.contains("not"), "{error}");
-    assert!(prepare(&[]).is_err());
+    // Bytes of no known format, and a PNG signature whose data is cut off.
+    assert_eq!(
+        input_error(prepare(b"%PDF-1.7 definitely not an image")),
+        NOT_AN_IMAGE_FORMAT
+    );
+    assert_eq!(input_error(prepare(&[])), NOT_AN_IMAGE_FORMAT);
+    let png = encode(RgbImage::new(8, 8).into(), ImageFormat::Png);
+    let message = input_error(prepare(&png[..png.len() / 2]));
+    assert!(message.starts_with(NOT_A_READABLE_IMAGE), "{message}");
 }
 
 #[test]
@@ -58,7 +82,9 @@ fn engine_computes_what_the_shared_model_computes() {
     let photo: image::DynamicImage =
         RgbImage::from_fn(64, 48, |x, y| Rgb([(3 * x) as u8, (5 * y) as u8, 90])).into();
     let prepared = prepare(&encode(photo.clone(), ImageFormat::Png)).unwrap();
-    let probabilities = pollster::block_on(engine.probabilities(&prepared.planar)).unwrap();
+    let probabilities = pollster::block_on(engine.probabilities(&prepared.planar))
+        .unwrap()
+        .into_values();
     assert_eq!(probabilities.len(), 10);
     assert!((probabilities.iter().sum::<f32>() - 1.0).abs() < 1e-5);
 
@@ -83,21 +109,54 @@ fn engine_computes_what_the_shared_model_computes() {
 
     // Batches of several images, and bad input sizes.
     let two = [prepared.planar.clone(), prepared.planar.clone()].concat();
-    assert_eq!(
-        pollster::block_on(engine.probabilities(&two))
-            .unwrap()
-            .len(),
-        20
-    );
-    assert!(pollster::block_on(engine.probabilities(&[0u8; 100])).is_err());
+    let both = pollster::block_on(engine.probabilities(&two)).unwrap();
+    assert_eq!((both.len(), both.classes()), (2, 10));
+    assert_eq!(both.row(1), probabilities.as_slice());
+    let message = input_error(pollster::block_on(engine.probabilities(&[0u8; 100])));
+    assert!(message.contains("100 bytes"), "{message}");
+}
+
+#[test]
+fn models_of_any_class_count_answer_with_their_own_classes() {
+    let device = Device::flex();
+    for classes in [5usize, 12] {
+        let engine = Engine::load(&weights_with_classes(classes), &device).unwrap();
+        assert_eq!(engine.num_classes(), classes);
+        assert_eq!(
+            engine.info.class_names[classes - 1],
+            format!("class {}", classes - 1)
+        );
+        let answer = pollster::block_on(engine.probabilities(&[90u8; 3072])).unwrap();
+        assert_eq!((answer.len(), answer.classes()), (1, classes));
+    }
+}
+
+#[test]
+fn a_device_failure_reaches_the_page_as_a_device_error() {
+    // What a failed read-back gives (`Probabilities::read_async` wraps Burn's execution error).
+    let failure = cifar_model::inference::InferenceError::Device("the GPU was lost".into());
+    let error = PageError::from(failure);
+    assert_eq!(error.kind, ErrorKind::Device);
+    assert_eq!(error.kind.js_name(), "DeviceError");
+    assert!(error.message.contains("the GPU was lost"), "{error}");
+    // Class mismatches and bad input are the user's, whatever backend runs them.
+    let mismatch = cifar_model::inference::check_class_count(5, 10, "the test report").unwrap_err();
+    assert_eq!(PageError::from(mismatch).kind, ErrorKind::Input);
 }
 
 #[test]
 fn wrong_weights_are_refused_with_the_reason() {
     let device = Device::flex();
-    let error = Engine::load(b"not safetensors", &device).err().unwrap();
-    assert!(error.contains("safetensors"), "{error}");
+    let message = input_error(Engine::load(b"not safetensors", &device));
+    assert!(
+        message.starts_with("not a valid safetensors file"),
+        "{message}"
+    );
     let mut truncated = weights();
     truncated.truncate(truncated.len() / 2);
-    assert!(Engine::load(&truncated, &device).is_err());
+    let message = input_error(Engine::load(&truncated, &device));
+    assert!(
+        message.starts_with("not a valid safetensors file"),
+        "{message}"
+    );
 }

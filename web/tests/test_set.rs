@@ -1,10 +1,13 @@
 //! The error browser's data and the in-browser evaluation, natively: a report and images like
-//! `trainer export-web` writes, the gallery's filters and order, and the comparison of live
-//! answers with the stored ones.
+//! `trainer export-web` writes, the gallery's filters and order, and the page's live answers
+//! (the engine) compared with stored ones computed here by independent means.
 
 use cifar_model::CLASS_NAMES;
+use cifar_model::Probabilities;
 use cifar_model::preprocess::IMAGE_BYTES;
 use cifar_model::report::TestReport;
+use cifar_web::engine::Engine;
+use cifar_web::errors::ErrorKind;
 use cifar_web::evaluation::{Evaluation, TOLERANCE, compare};
 use cifar_web::test_set::{Filter, Sort, TestSet};
 
@@ -148,35 +151,146 @@ fn live_answers_are_compared_with_the_stored_ones() {
     assert!(!other.agrees);
 }
 
+/// A narrow CIFAR-10 model's weights as the page would load them.
+fn weights() -> Vec<u8> {
+    let config = cifar_model::ResNetConfig::narrow();
+    let model = config.init(&burn::tensor::Device::flex());
+    let info = cifar_model::ModelInfo::new(config);
+    cifar_model::to_safetensors(
+        &model,
+        &info,
+        cifar_model::Precision::F32,
+        cifar_model::Layout::Burn,
+    )
+    .unwrap()
+}
+
+/// The stored answers as the trainer's side would compute them, done here by other means: one
+/// image at a time through the model as loaded (BatchNorm not folded), normalised by the
+/// formula, softmax by hand in f64.
+fn stored_probabilities(weights: &[u8], planar: &[u8]) -> Vec<Vec<f32>> {
+    use burn::prelude::*;
+    let device = Device::flex();
+    let (model, info) = cifar_model::load_model(weights, &device).unwrap();
+    planar
+        .chunks(IMAGE_BYTES)
+        .map(|image| {
+            let values: Vec<f32> = image
+                .iter()
+                .enumerate()
+                .map(|(i, &b)| {
+                    let c = i / 1024;
+                    (b as f32 / 255.0 - info.normalization.mean[c]) / info.normalization.std[c]
+                })
+                .collect();
+            let input = Tensor::<4>::from_data(TensorData::new(values, [1, 3, 32, 32]), &device);
+            let logits = model
+                .forward(input)
+                .into_data()
+                .try_to_vec::<f32>()
+                .unwrap();
+            let max = logits.iter().cloned().fold(f32::MIN, f32::max) as f64;
+            let exps: Vec<f64> = logits.iter().map(|&l| (l as f64 - max).exp()).collect();
+            let sum: f64 = exps.iter().sum();
+            exps.iter().map(|e| (e / sum) as f32).collect()
+        })
+        .collect()
+}
+
 #[test]
-fn evaluation_in_batches_reproduces_the_stored_accuracy() {
-    let report = report();
+fn evaluation_in_batches_reproduces_independently_stored_answers() {
+    let bytes = weights();
+    let planar = images(6);
+    let labels = vec![3u8, 5, 3, 3, 0, 5];
+    let stored = stored_probabilities(&bytes, &planar);
+    let report = TestReport::new(
+        "model.safetensors",
+        "test-images.bin",
+        CLASS_NAMES.iter().map(|n| n.to_string()).collect(),
+        labels.clone(),
+        stored.clone(),
+    );
+    // Accuracy by a hand count over the stored rows.
+    let hand_correct = stored
+        .iter()
+        .zip(&labels)
+        .filter(|(row, label)| {
+            let best = (0..row.len()).fold(0, |b, k| if row[k] > row[b] { k } else { b });
+            best == **label as usize
+        })
+        .count();
+
+    let engine = Engine::load(&bytes, &burn::tensor::Device::flex()).unwrap();
     let mut evaluation = Evaluation::new(report.len());
     let mut batches = Vec::new();
     while let Some((start, count)) = evaluation.next_batch(4) {
         batches.push((start, count));
-        let live: Vec<f32> = report.probabilities[start..start + count].concat();
+        let live = pollster::block_on(
+            engine.probabilities(&planar[start * IMAGE_BYTES..(start + count) * IMAGE_BYTES]),
+        )
+        .unwrap();
         evaluation.record(&report, start, &live, 2.0).unwrap();
     }
     assert_eq!(batches, vec![(0, 4), (4, 2)]);
     assert!(evaluation.finished());
-    assert_eq!(evaluation.accuracy(), report.accuracy);
+    assert_eq!(evaluation.correct, hand_correct);
+    assert_eq!(evaluation.accuracy(), hand_correct as f64 / 6.0);
     assert_eq!(evaluation.stored_accuracy(&report), report.accuracy);
-    assert_eq!(evaluation.disagreements, 0);
+    assert_eq!(evaluation.disagreements, 0, "{evaluation:?}");
+    assert!(evaluation.max_difference < 1e-4, "{evaluation:?}");
     assert_eq!(evaluation.images_per_second(), 1500.0);
 
     // An out-of-order batch is refused; a wrong answer is counted and named.
+    let rows = |range: std::ops::Range<usize>, swap: Option<(usize, usize)>| {
+        let mut values: Vec<f32> = stored[range].concat();
+        if let Some((a, b)) = swap {
+            values.swap(a, b);
+        }
+        Probabilities::new(10, values).unwrap()
+    };
     let mut evaluation = Evaluation::new(3);
     assert!(
         evaluation
-            .record(&report, 1, &report.probabilities[1], 1.0)
+            .record(&report, 1, &rows(1..2, None), 1.0)
             .is_err()
     );
-    let mut wrong = report.probabilities[..3].concat();
-    wrong.swap(5, 3); // image 0 now predicts class 3, its label
-    evaluation.record(&report, 0, &wrong, 1.0).unwrap();
-    assert_eq!(evaluation.correct, 2);
+    // Image 0 now puts its stored top probability on class 9 and 9's on its top class.
+    let top0 = report.predictions[0] as usize;
+    let other = if top0 == 9 { 8 } else { 9 };
+    evaluation
+        .record(&report, 0, &rows(0..3, Some((top0, other))), 1.0)
+        .unwrap();
     assert_eq!(evaluation.disagreements, 1);
     assert_eq!(evaluation.first_disagreements, vec![0]);
-    assert_eq!(evaluation.stored_accuracy(&report), 1.0 / 3.0);
+}
+
+#[test]
+fn answers_of_another_class_count_are_refused_naming_both() {
+    let report = report();
+    for classes in [5usize, 12] {
+        let mut evaluation = Evaluation::new(2);
+        let answers = Probabilities::new(classes, vec![1.0 / classes as f32; 2 * classes]).unwrap();
+        let error = evaluation.record(&report, 0, &answers, 1.0).unwrap_err();
+        assert_eq!(error.kind, ErrorKind::Input);
+        assert_eq!(
+            error.message,
+            format!("the model has {classes} classes but the test report has 10")
+        );
+        assert_eq!(evaluation.done, 0);
+        // The same check before any image is run: the model's class names against the report's.
+        let names: Vec<String> = (0..classes).map(|k| format!("kind{k}")).collect();
+        let message = report.check_model_classes(&names).unwrap_err();
+        assert_eq!(
+            message,
+            format!("the model has {classes} classes but the test report has 10")
+        );
+    }
+    let mut renamed: Vec<String> = CLASS_NAMES.iter().map(|n| n.to_string()).collect();
+    renamed[3] = "kitten".into();
+    let message = report.check_model_classes(&renamed).unwrap_err();
+    assert!(
+        message.contains("kitten") && message.contains("cat"),
+        "{message}"
+    );
+    assert!(report.check_model_classes(&report.class_names).is_ok());
 }

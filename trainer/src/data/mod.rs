@@ -10,8 +10,9 @@ mod folder;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use cifar_model::CLASS_NAMES;
 use cifar_model::preprocess::IMAGE_BYTES;
+use cifar_model::{CLASS_NAMES, DataSummary};
+use sha2::{Digest, Sha256};
 
 pub use binary::{RECORD_BYTES, parse_records};
 
@@ -110,4 +111,37 @@ impl Cifar10 {
 /// Label index of a class name, in CIFAR-10 order.
 pub fn class_index(name: &str) -> Option<usize> {
     CLASS_NAMES.iter().position(|class| *class == name)
+}
+
+/// How a weights file names the data at `path` it was trained on: the file or folder name (never
+/// the directory it sits in on this machine) and a SHA-256 — of the file itself when `path` is
+/// one (the archive: what `sha256sum` prints), else of `data`'s records as loaded (training then
+/// test, each a label byte and the planar pixels).
+pub fn summarize(path: &Path, data: &Cifar10) -> Result<DataSummary> {
+    let name = std::fs::canonicalize(path)
+        .ok()
+        .and_then(|full| full.file_name().map(|n| n.to_string_lossy().to_string()))
+        .unwrap_or_else(|| path.display().to_string());
+    let (digest, of) = if path.is_file() {
+        let mut file =
+            std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+        let mut hasher = Sha256::new();
+        std::io::copy(&mut file, &mut hasher)
+            .with_context(|| format!("reading {}", path.display()))?;
+        (hasher.finalize(), "file")
+    } else {
+        let mut hasher = Sha256::new();
+        for split in [&data.train, &data.test] {
+            for (index, &label) in split.labels.iter().enumerate() {
+                hasher.update([label]);
+                hasher.update(split.image(index));
+            }
+        }
+        (hasher.finalize(), "records")
+    };
+    Ok(DataSummary {
+        name,
+        sha256: Some(hex::encode(digest)),
+        sha256_of: Some(of.to_string()),
+    })
 }
