@@ -138,7 +138,7 @@ impl Probabilities {
         let [_, classes] = tensor.dims();
         let data = tensor
             .try_into_data()
-            .map_err(|err| InferenceError::Device(err.to_string()))?;
+            .map_err(|err| InferenceError::Device(device_reason(&err)))?;
         Self::from_data(classes, data)
     }
 
@@ -148,7 +148,7 @@ impl Probabilities {
         let data = tensor
             .into_data_async()
             .await
-            .map_err(|err| InferenceError::Device(err.to_string()))?;
+            .map_err(|err| InferenceError::Device(device_reason(&err)))?;
         Self::from_data(classes, data)
     }
 
@@ -203,6 +203,28 @@ impl Probabilities {
         check_class_count(self.classes, other.classes, "the next batch")?;
         self.values.extend(other.values);
         Ok(())
+    }
+}
+
+/// The reasons in a backend's execution error, on one line: Burn nests "An error happened during
+/// execution / Caused by:" headers and a "Backtrace:" section around the words that say what
+/// went wrong, which are all a person needs to read.
+pub fn device_reason(error: &impl std::fmt::Display) -> String {
+    let text = error.to_string();
+    let reasons: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .take_while(|line| !line.starts_with("Backtrace"))
+        .filter(|line| {
+            !line.is_empty()
+                && *line != "Caused by:"
+                && *line != "An error happened during execution"
+        })
+        .collect();
+    if reasons.is_empty() {
+        text.trim().to_string()
+    } else {
+        reasons.join("; ")
     }
 }
 

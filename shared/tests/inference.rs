@@ -140,3 +140,16 @@ fn tta_names_parse() {
     assert!("multi".parse::<Tta>().unwrap_err().contains("multi"));
     assert_eq!(Tta::Flip.to_string(), "flip");
 }
+
+#[test]
+fn device_errors_read_as_one_line_of_reasons() {
+    // As Burn's execution error prints a failed GPU read-back (seen in Chromium).
+    let burn_text = "An error happened during execution\nCaused by:\n  An error happened during \
+                     execution\nCaused by:\n  the staging buffer could not be mapped: Error \
+                     occurred when trying to async map a buffer\nBacktrace:\nNo backtrace available";
+    assert_eq!(
+        inference::device_reason(&burn_text),
+        "the staging buffer could not be mapped: Error occurred when trying to async map a buffer"
+    );
+    assert_eq!(inference::device_reason(&"plain"), "plain");
+}
