@@ -359,21 +359,26 @@ fn fold_matches_the_formula_element_by_element() {
         .unwrap();
     let folded_weight = folded.weight.val().into_data().try_to_vec::<f32>().unwrap();
     let folded_bias = values(folded.bias.as_ref().unwrap().val());
+    // In f64, to within a few f32 rounding steps (relative 5e-7): leaving ε out, for one,
+    // changes the scale by ε/(2σ²), about 1e-6 here.
+    let close = |actual: f32, expected: f64| {
+        (actual as f64 - expected).abs() <= 5e-7 * expected.abs() + 1e-12
+    };
     let per_channel = weight.len() / gamma.len();
     for channel in 0..gamma.len() {
-        let scale = gamma[channel] / (var[channel] + model.bn1.epsilon as f32).sqrt();
+        let scale = gamma[channel] as f64 / (var[channel] as f64 + model.bn1.epsilon).sqrt();
         for k in 0..per_channel {
             let index = channel * per_channel + k;
-            let expected = weight[index] * scale;
+            let expected = weight[index] as f64 * scale;
             assert!(
-                (folded_weight[index] - expected).abs() <= 1e-6 * expected.abs().max(1.0),
+                close(folded_weight[index], expected),
                 "weight {index}: {} vs {expected}",
                 folded_weight[index]
             );
         }
-        let expected = beta[channel] - mean[channel] * scale;
+        let expected = beta[channel] as f64 - mean[channel] as f64 * scale;
         assert!(
-            (folded_bias[channel] - expected).abs() <= 1e-6 * expected.abs().max(1.0),
+            close(folded_bias[channel], expected),
             "bias {channel}: {} vs {expected}",
             folded_bias[channel]
         );
