@@ -24,6 +24,15 @@ pub struct AugmentConfig {
     /// Random rotation by up to ± this many degrees (0 disables it).
     #[config(default = 10.0)]
     pub rotation_degrees: f64,
+    /// With `flip`: instead of a fresh coin per epoch, each image is flipped at random in the
+    /// first epoch and then on alternate epochs (every image is seen both ways every two
+    /// epochs; airbench's "alternating flip"). Decided by (seed, image index, epoch).
+    #[config(default = false)]
+    pub alternating_flip: bool,
+    /// Cutout: a square of this side (pixels), centred at a random pixel and clipped at the
+    /// borders, set to the data set's mean colour (0 after normalisation). 0 disables it.
+    #[config(default = 0)]
+    pub cutout: usize,
 }
 
 /// The transform of one image: shift in pixels, mirror, rotation in radians.
@@ -35,22 +44,60 @@ pub struct ImageTransform {
     pub angle: f64,
 }
 
+/// Which images a batch holds and when: what alternating flip decides by.
+#[derive(Clone, Copy, Debug)]
+pub struct BatchPosition<'a> {
+    /// Dataset index of each image of the batch.
+    pub indices: &'a [usize],
+    /// 1-based epoch.
+    pub epoch: usize,
+    pub seed: u64,
+}
+
 impl AugmentConfig {
     pub fn is_identity(&self) -> bool {
         !(self.flip || self.crop && self.padding > 0) && self.rotation_degrees == 0.0
     }
 
-    /// Draws the transforms of one batch.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.alternating_flip && !self.flip {
+            return Err("`augment.alternating_flip` needs `augment.flip`".into());
+        }
+        if self.cutout > 32 {
+            return Err("`augment.cutout` must be at most 32 (the image side)".into());
+        }
+        Ok(())
+    }
+
+    /// Draws the transforms of one batch of `batch` images (fresh coin flips).
     pub fn sample(&self, batch: usize, rng: &mut impl Rng) -> Vec<ImageTransform> {
+        let indices: Vec<usize> = (0..batch).collect();
+        let position = BatchPosition {
+            indices: &indices,
+            epoch: 1,
+            seed: 0,
+        };
+        self.sample_for(position, rng)
+    }
+
+    /// Draws the transforms of the images at `position`. Without alternating flip the draws
+    /// are the same as [`AugmentConfig::sample`]'s.
+    pub fn sample_for(&self, position: BatchPosition, rng: &mut impl Rng) -> Vec<ImageTransform> {
         let pad = self.padding as i32;
-        (0..batch)
-            .map(|_| {
+        position
+            .indices
+            .iter()
+            .map(|&index| {
                 let (shift_x, shift_y) = if self.crop && pad > 0 {
                     (rng.random_range(-pad..=pad), rng.random_range(-pad..=pad))
                 } else {
                     (0, 0)
                 };
-                let flip = self.flip && rng.random_bool(0.5);
+                let flip = if self.flip && self.alternating_flip {
+                    alternating_flip(position.seed, index, position.epoch)
+                } else {
+                    self.flip && rng.random_bool(0.5)
+                };
                 let angle = if self.rotation_degrees > 0.0 {
                     rng.random_range(-self.rotation_degrees..=self.rotation_degrees)
                         .to_radians()
@@ -66,6 +113,53 @@ impl AugmentConfig {
             })
             .collect()
     }
+
+    /// Cutout squares, `(centre x, centre y)` per image, or `None` when cutout is off.
+    pub fn sample_cutout(&self, batch: usize, rng: &mut impl Rng) -> Option<Vec<(i32, i32)>> {
+        (self.cutout > 0).then(|| {
+            (0..batch)
+                .map(|_| (rng.random_range(0..32), rng.random_range(0..32)))
+                .collect()
+        })
+    }
+}
+
+/// Alternating flip: image `index` is flipped in epoch 1 by a coin drawn from (seed, index), and
+/// in each later epoch the other way from the epoch before.
+pub fn alternating_flip(seed: u64, index: usize, epoch: usize) -> bool {
+    let first = splitmix64(seed ^ splitmix64(index as u64)) & 1 == 1;
+    first ^ (epoch.saturating_sub(1) % 2 == 1)
+}
+
+/// SplitMix64's finaliser: a well-mixed 64-bit hash of `x` (a coin per image that does not
+/// depend on the order images are drawn in).
+fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Zeroes a `side`×`side` square (clipped at the borders) around each centre of normalised
+/// `[batch, C, H, W]` images: after normalisation 0 is the data set's mean colour.
+pub fn cutout(images: Tensor<4>, centres: &[(i32, i32)], side: usize) -> Tensor<4> {
+    let [batch, _, height, width] = images.dims();
+    assert_eq!(batch, centres.len(), "one centre per image");
+    let half = side as i32 / 2;
+    let mut mask = vec![1.0f32; batch * height * width];
+    for (image, &(cx, cy)) in centres.iter().enumerate() {
+        // The square covers [c − side/2, c − side/2 + side) in each direction.
+        for y in (cy - half).max(0)..(cy - half + side as i32).min(height as i32) {
+            for x in (cx - half).max(0)..(cx - half + side as i32).min(width as i32) {
+                mask[image * height * width + y as usize * width + x as usize] = 0.0;
+            }
+        }
+    }
+    let mask = Tensor::<4>::from_data(
+        TensorData::new(mask, [batch, 1, height, width]),
+        &images.device(),
+    );
+    images * mask
 }
 
 /// Applies one transform per image to `[batch, C, H, W]` images (zeros enter at the borders).

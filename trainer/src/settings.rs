@@ -9,7 +9,7 @@ use cifar_model::ResNetConfig;
 use serde_json::Value;
 
 use crate::augment::AugmentConfig;
-use crate::schedule::LrSchedule;
+use crate::schedule::{LrSchedule, LrShape};
 
 /// The members of the model family the command line names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -65,6 +65,10 @@ pub struct TrainingConfig {
     pub learning_rate: f64,
     #[config(default = 0.0)]
     pub min_learning_rate: f64,
+    /// `"cosine"` (warm-up then cosine, the report's) or `{"triangular": {"start", "peak",
+    /// "end"}}` (one-cycle; see `schedule::LrShape`).
+    #[config(default = "LrShape::Cosine")]
+    pub lr_shape: LrShape,
     #[config(default = 1)]
     pub warmup_epochs: usize,
     /// Cosine warm restarts: first period in epochs (none: one cosine over the run).
@@ -172,12 +176,25 @@ impl TrainingConfig {
         {
             return Err("`label_smoothing` must be in [0, 1)".into());
         }
+        self.lr_shape.validate()?;
+        if matches!(self.lr_shape, LrShape::Triangular { .. })
+            && (self.warmup_epochs > 0 || self.restart_epochs.is_some())
+        {
+            return Err(
+                "`warmup_epochs` and `restart_epochs` belong to the cosine shape: with \
+                        `lr_shape` triangular set `warmup_epochs` to 0 and leave out \
+                        `restart_epochs` (the triangle rises by itself)"
+                    .into(),
+            );
+        }
+        self.augment.validate()?;
         Ok(())
     }
 
     /// The schedule for `steps_per_epoch` optimisation steps per epoch.
     pub fn schedule(&self, steps_per_epoch: usize) -> LrSchedule {
         LrSchedule {
+            shape: self.lr_shape,
             base_lr: self.learning_rate,
             min_lr: self.min_learning_rate,
             warmup_steps: self.warmup_epochs.min(self.epochs) * steps_per_epoch,

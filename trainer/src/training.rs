@@ -23,7 +23,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
-use crate::augment;
+use crate::augment::{self, BatchPosition};
 use crate::checkpoint::{self, LoopState};
 use crate::data::Cifar10;
 use crate::evaluate::{check_cifar10_classes, predict_dataset};
@@ -220,8 +220,17 @@ fn train_epoch(run: &Run, mut session: Session, epoch: usize) -> Result<(Session
     for (batch_index, batch) in order.chunks(config.batch_size).enumerate() {
         lr = session.schedule.lr(session.state.step);
         let images = batch_images(&train_data.gather(batch), batch.len(), &device);
-        let transforms = config.augment.sample(batch.len(), &mut rng);
-        let images = Normalization::CIFAR10.normalize_tensor(augment::apply(images, &transforms));
+        let position = BatchPosition {
+            indices: batch,
+            epoch,
+            seed: config.seed,
+        };
+        let transforms = config.augment.sample_for(position, &mut rng);
+        let mut images =
+            Normalization::CIFAR10.normalize_tensor(augment::apply(images, &transforms));
+        if let Some(centres) = config.augment.sample_cutout(batch.len(), &mut rng) {
+            images = augment::cutout(images, &centres, config.augment.cutout);
+        }
         let labels: Vec<i64> = batch.iter().map(|&i| train_data.labels[i] as i64).collect();
         let targets = Tensor::<1, Int>::from_data(TensorData::new(labels, [batch.len()]), &device);
 

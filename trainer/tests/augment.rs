@@ -1,7 +1,7 @@
 //! Augmentation: determinism with a seed, and crop/flip/rotation on known images.
 
 use burn::prelude::*;
-use cifar_trainer::augment::{AugmentConfig, ImageTransform, apply};
+use cifar_trainer::augment::{AugmentConfig, BatchPosition, ImageTransform, apply, cutout};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
@@ -194,4 +194,106 @@ fn rotation_turns_about_the_centre() {
     let row: Vec<f32> = (0..32).map(|x| at(&turned, 0, 16, x)).collect();
     assert!((column[0] - column[31]).abs() > 0.9, "{column:?}");
     assert!(row.iter().all(|v| (v - row[0]).abs() < 1e-4), "{row:?}");
+}
+
+#[test]
+fn alternating_flip_flips_each_image_on_alternate_epochs() {
+    let config = AugmentConfig::new()
+        .with_rotation_degrees(0.0)
+        .with_alternating_flip(true);
+    let indices: Vec<usize> = (0..200).collect();
+    let flips = |seed: u64, epoch: usize, order: &[usize]| -> Vec<(usize, bool)> {
+        let position = BatchPosition {
+            indices: order,
+            epoch,
+            seed,
+        };
+        let mut pairs: Vec<(usize, bool)> = order
+            .iter()
+            .copied()
+            .zip(
+                config
+                    .sample_for(position, &mut StdRng::seed_from_u64(epoch as u64))
+                    .iter()
+                    .map(|t| t.flip),
+            )
+            .collect();
+        pairs.sort();
+        pairs
+    };
+    let first = flips(7, 1, &indices);
+    let flipped = first.iter().filter(|(_, f)| *f).count();
+    assert!(
+        (70..130).contains(&flipped),
+        "{flipped} of 200 flipped in epoch 1"
+    );
+    for epoch in 2..=5 {
+        let this = flips(7, epoch, &indices);
+        for ((index, f1), (_, f)) in first.iter().zip(&this) {
+            // Odd epochs as the first, even ones the other way.
+            assert_eq!(*f, *f1 ^ (epoch % 2 == 0), "image {index}, epoch {epoch}");
+        }
+    }
+    // The same for any batch order (decided by the image, not its place), other for another seed.
+    let reversed: Vec<usize> = indices.iter().rev().copied().collect();
+    assert_eq!(flips(7, 1, &reversed), first);
+    assert_ne!(flips(8, 1, &indices), first);
+    // Without alternating flip, sample_for draws what sample draws.
+    let plain = AugmentConfig::new();
+    let position = BatchPosition {
+        indices: &indices[..16],
+        epoch: 3,
+        seed: 7,
+    };
+    assert_eq!(
+        plain.sample_for(position, &mut StdRng::seed_from_u64(1)),
+        plain.sample(16, &mut StdRng::seed_from_u64(1))
+    );
+}
+
+#[test]
+fn cutout_zeroes_exactly_the_clipped_squares() {
+    let images = ramp(2);
+    let original = pixels(images.clone());
+    // Centre (0, 0): the 4×4 corner; centre (20, 10): 8×8 at x 16..24, y 6..14.
+    let centres = [(0, 0), (20, 10)];
+    let out = pixels(cutout(images, &centres, 8));
+    for (image, (cx, cy)) in centres.iter().enumerate() {
+        for c in 0..3 {
+            for y in 0..32i32 {
+                for x in 0..32i32 {
+                    let inside = (cx - 4..cx + 4).contains(&x) && (cy - 4..cy + 4).contains(&y);
+                    let index = image * 3072 + c * 1024 + (y * 32 + x) as usize;
+                    let expected = if inside { 0.0 } else { original[index] };
+                    assert_eq!(out[index], expected, "image {image} c{c} y{y} x{x}");
+                }
+            }
+        }
+    }
+    let config = AugmentConfig::new().with_cutout(12);
+    let drawn = config
+        .sample_cutout(100, &mut StdRng::seed_from_u64(3))
+        .unwrap();
+    assert!(
+        drawn
+            .iter()
+            .all(|&(x, y)| (0..32).contains(&x) && (0..32).contains(&y))
+    );
+    assert_eq!(
+        AugmentConfig::new().sample_cutout(4, &mut StdRng::seed_from_u64(3)),
+        None
+    );
+}
+
+#[test]
+fn augmentation_settings_are_checked() {
+    let error = AugmentConfig::new()
+        .with_flip(false)
+        .with_alternating_flip(true)
+        .validate()
+        .unwrap_err();
+    assert!(error.contains("alternating_flip"), "{error}");
+    let error = AugmentConfig::new().with_cutout(40).validate().unwrap_err();
+    assert!(error.contains("cutout"), "{error}");
+    assert!(AugmentConfig::new().validate().is_ok());
 }

@@ -807,3 +807,49 @@ fn resuming_after_a_crash_between_the_checkpoint_renames_equals_an_uninterrupted
     };
     assert_eq!(losses(metrics(&straight)), losses(metrics(&resumed)));
 }
+
+#[test]
+fn one_cycle_alternating_flip_and_cutout_train_end_to_end() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    common::write_binary_dir(&data, 32, 20);
+    let config = temp.path().join("config.json");
+    std::fs::write(
+        &config,
+        r#"{"model": {"widths": [8, 8, 16, 16]}, "epochs": 2, "batch_size": 32,
+            "learning_rate": 0.05, "warmup_epochs": 0,
+            "lr_shape": {"triangular": {"start": 0.0, "peak": 0.5, "end": 0.0}},
+            "augment": {"alternating_flip": true, "cutout": 8, "rotation_degrees": 0}}"#,
+    )
+    .unwrap();
+    let run = temp.path().join("run");
+    ok(&[
+        "train",
+        "--data",
+        p(&data),
+        "--out",
+        p(&run),
+        "--device",
+        "cpu",
+        "--config",
+        p(&config),
+    ]);
+    // 160 images in batches of 32: 5 steps an epoch, steps 0..=9. The learning rate logged is
+    // the last step's: step 4 is at t = 4/9 on the way up to the peak at t = 0.5, step 9 is the
+    // end (0).
+    let records: Vec<EpochRecord> = std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let expected = [0.05 * (4.0 / 9.0) / 0.5, 0.0];
+    for (record, lr) in records.iter().zip(expected) {
+        assert!(
+            (record.learning_rate - lr).abs() < 1e-12,
+            "epoch {}: {} vs {lr}",
+            record.epoch,
+            record.learning_rate
+        );
+    }
+    assert!(run.join("model-f16.safetensors").is_file());
+}

@@ -1,6 +1,6 @@
 //! Learning-rate values against hand-computed ones.
 
-use cifar_trainer::schedule::LrSchedule;
+use cifar_trainer::schedule::{LrSchedule, LrShape};
 use cifar_trainer::settings::TrainingConfig;
 
 fn close(a: f64, b: f64) -> bool {
@@ -10,6 +10,7 @@ fn close(a: f64, b: f64) -> bool {
 #[test]
 fn warmup_then_cosine() {
     let schedule = LrSchedule {
+        shape: LrShape::Cosine,
         base_lr: 0.1,
         min_lr: 0.0,
         warmup_steps: 4,
@@ -39,6 +40,7 @@ fn warmup_then_cosine() {
 #[test]
 fn warm_restarts_with_growing_periods() {
     let schedule = LrSchedule {
+        shape: LrShape::Cosine,
         base_lr: 1.0,
         min_lr: 0.1,
         warmup_steps: 0,
@@ -106,4 +108,98 @@ fn partial_config_files_keep_defaults_and_reject_unknown_fields() {
     assert!(error.contains("augment.rotaton_degrees"), "{error}");
     std::fs::write(&path, r#"{"epochs": "many"}"#).unwrap();
     assert!(TrainingConfig::load_partial(&path).is_err());
+}
+
+#[test]
+fn triangular_rises_to_the_peak_then_falls_to_the_end() {
+    // 11 steps (0..=10): up from 0.1×0.2 = 0.02 at step 0 to 0.2 at t = 0.2 (step 2), then down
+    // to 0.2×0.5 = 0.1 at step 10.
+    let schedule = LrSchedule {
+        shape: LrShape::Triangular {
+            start: 0.1,
+            peak: 0.2,
+            end: 0.5,
+        },
+        base_lr: 0.2,
+        min_lr: 0.0,
+        warmup_steps: 0,
+        total_steps: 11,
+        restart_period: None,
+        restart_mult: 1,
+    };
+    let expected = [
+        (0, 0.02),
+        (1, 0.2 * (0.1 + 0.9 * 0.5)), // t = 0.1: halfway up
+        (2, 0.2),
+        (6, 0.2 * (1.0 - 0.5 * 0.5)), // t = 0.6: halfway down from 1 to 0.5
+        (10, 0.1),
+        (50, 0.1),
+    ];
+    for (step, lr) in expected {
+        assert!(
+            close(schedule.lr(step), lr),
+            "step {step}: {} vs {lr}",
+            schedule.lr(step)
+        );
+    }
+}
+
+#[test]
+fn triangular_settings_are_checked() {
+    let temp = tempfile::tempdir().unwrap();
+    let config = |shape: &str, warmup: usize| {
+        let path = temp.path().join("config.json");
+        std::fs::write(
+            &path,
+            format!(r#"{{"lr_shape": {shape}, "warmup_epochs": {warmup}}}"#),
+        )
+        .unwrap();
+        TrainingConfig::load_partial(&path)
+    };
+    let good = config(
+        r#"{"triangular": {"start": 0.0, "peak": 0.2, "end": 0.0}}"#,
+        0,
+    )
+    .unwrap();
+    assert!(good.validate().is_ok());
+    let schedule = good.schedule(10);
+    assert_eq!(schedule.total_steps, 300);
+    assert!(close(schedule.lr(0), 0.0));
+    assert!(close(schedule.lr(299), 0.0));
+    let error = config(
+        r#"{"triangular": {"start": 0.0, "peak": 0.2, "end": 0.0}}"#,
+        1,
+    )
+    .unwrap()
+    .validate()
+    .unwrap_err();
+    assert!(error.contains("warmup_epochs"), "{error}");
+    let error = config(
+        r#"{"triangular": {"start": 0.0, "peak": 0.0, "end": 0.0}}"#,
+        0,
+    )
+    .unwrap()
+    .validate()
+    .unwrap_err();
+    assert!(error.contains("peak"), "{error}");
+    assert!(config(r#""cosine""#, 1).unwrap().validate().is_ok());
+}
+
+#[test]
+fn every_committed_preset_loads_and_validates() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs");
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let config = TrainingConfig::load_partial(&path).unwrap();
+        config
+            .validate()
+            .unwrap_or_else(|problem| panic!("{}: {problem}", path.display()));
+        names.push(path.file_name().unwrap().to_string_lossy().to_string());
+    }
+    names.sort();
+    assert_eq!(names, ["report.json", "resnet18-gpu.json"]);
+    // report.json is the defaults written out: the report's recipe.
+    let report = TrainingConfig::load_partial(&dir.join("report.json")).unwrap();
+    assert_eq!(report, TrainingConfig::new());
 }
