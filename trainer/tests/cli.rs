@@ -645,6 +645,21 @@ fn weights_with_classes(classes: usize) -> Vec<u8> {
     .unwrap()
 }
 
+/// `train --data D --out O --device cpu --config C`.
+fn train_on_cpu<'a>(data: &'a Path, out: &'a Path, config: &'a Path) -> [&'a str; 9] {
+    [
+        "train",
+        "--data",
+        p(data),
+        "--out",
+        p(out),
+        "--device",
+        "cpu",
+        "--config",
+        p(config),
+    ]
+}
+
 /// `COMMAND --weights W --data D --out O --device cpu`.
 fn with_files<'a>(
     command: &'a str,
@@ -713,17 +728,7 @@ fn class_counts_that_differ_from_the_data_are_refused_naming_both() {
         )
         .unwrap();
         let run = temp.path().join(format!("run-{classes}"));
-        let error = fails(&[
-            "train",
-            "--data",
-            p(&data),
-            "--out",
-            p(&run),
-            "--device",
-            "cpu",
-            "--config",
-            p(&config),
-        ]);
+        let error = fails(&train_on_cpu(&data, &run, &config));
         assert!(
             error.contains(&expected) && error.contains("num_classes"),
             "{error}"
@@ -823,17 +828,7 @@ fn one_cycle_alternating_flip_and_cutout_train_end_to_end() {
     )
     .unwrap();
     let run = temp.path().join("run");
-    ok(&[
-        "train",
-        "--data",
-        p(&data),
-        "--out",
-        p(&run),
-        "--device",
-        "cpu",
-        "--config",
-        p(&config),
-    ]);
+    ok(&train_on_cpu(&data, &run, &config));
     // 160 images in batches of 32: 5 steps an epoch, steps 0..=9. The learning rate logged is
     // the last step's: step 4 is at t = 4/9 on the way up to the peak at t = 0.5, step 9 is the
     // end (0).
