@@ -36,15 +36,26 @@ async function loadWeights(session, bytes, source) {
   status(`Model ready on ${session.backend()} (warm-up ${millis.toFixed(0)} ms).`);
 }
 
-async function classifyFile(session, file) {
+// Resolves to the session once the default model is loaded (or failed to load): images the
+// user gives before then wait on their cards instead of being lost.
+let markReady;
+const ready = new Promise((resolve) => { markReady = resolve; });
+
+async function classifyFile(file) {
   const card = document.createElement("article");
   card.className = "result";
   card.dataset.file = file.name || "pasted image";
   const title = document.createElement("h3");
   title.textContent = card.dataset.file;
-  card.append(title);
+  const waiting = document.createElement("p");
+  waiting.className = "waiting";
+  waiting.textContent = "waiting for the model…";
+  card.append(title, waiting);
   $("results").prepend(card);
+  const session = await ready;
+  waiting.remove();
   try {
+    if (!session) throw new Error("the app did not start (see the status line)");
     const bytes = new Uint8Array(await file.arrayBuffer());
     const result = await withFallback(session, () => session.classify(bytes));
     // Time from navigation to the first prediction on screen (read by the browser benchmark).
@@ -69,14 +80,46 @@ async function classifyFile(session, file) {
   }
 }
 
-async function classifyAll(session, files) {
+async function classifyAll(files) {
   for (const file of files) {
-    await classifyFile(session, file);
+    await classifyFile(file);
     await yieldToPage(); // let the page paint between images
   }
 }
 
+/// Image inputs work from the first moment: picker, drop and paste queue on `ready`.
+function acceptImages() {
+  $("image-files").addEventListener("change", (event) => {
+    const files = [...event.target.files];
+    event.target.value = ""; // so that choosing the same file again classifies it again
+    classifyAll(files);
+  });
+  const zone = $("drop-zone");
+  zone.addEventListener("dragover", (event) => {
+    event.preventDefault();
+    zone.classList.add("over");
+  });
+  zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+  zone.addEventListener("drop", (event) => {
+    event.preventDefault();
+    zone.classList.remove("over");
+    const files = [...event.dataTransfer.files];
+    const weights = files.filter((f) => f.name.endsWith(".safetensors"));
+    if (weights.length) {
+      ready.then(async (session) => loadWeights(session, new Uint8Array(await weights[0].arrayBuffer()), weights[0].name))
+        .catch((error) => status(`${weights[0].name}: ${message(error)} — the current model is kept.`, "error"));
+    }
+    classifyAll(files.filter((f) => !f.name.endsWith(".safetensors")));
+  });
+  document.addEventListener("paste", (event) => {
+    const files = [...event.clipboardData.items].filter((i) => i.kind === "file").map((i) => i.getAsFile());
+    if (files.length) classifyAll(files);
+  });
+  document.body.dataset.acceptingImages = "true";
+}
+
 async function main() {
+  acceptImages();
   const { Session } = await bindings();
   const session = new Session();
   window.session = session; // for tests and the console
@@ -85,7 +128,7 @@ async function main() {
     try {
       await session.useWebGpu();
     } catch (error) {
-      backendNote(`${message(error)} — using the CPU backend.`);
+      backendNote("WebGPU could not start in this browser — using the CPU backend.", message(error));
     }
   } else {
     backendNote("This browser has no WebGPU — using the CPU backend.");
@@ -108,7 +151,7 @@ async function main() {
       backendNote("");
     } catch (error) {
       session.useCpu();
-      backendNote(`${message(error)} — staying on the CPU backend.`);
+      backendNote("WebGPU could not start — staying on the CPU backend.", message(error));
     }
     showBackend(session);
   });
@@ -124,34 +167,15 @@ async function main() {
     event.target.value = "";
   });
 
-  $("image-files").addEventListener("change", (event) => {
-    const files = [...event.target.files];
-    event.target.value = ""; // so that choosing the same file again classifies it again
-    classifyAll(session, files);
-  });
-  const zone = $("drop-zone");
-  zone.addEventListener("dragover", (event) => {
-    event.preventDefault();
-    zone.classList.add("over");
-  });
-  zone.addEventListener("dragleave", () => zone.classList.remove("over"));
-  zone.addEventListener("drop", (event) => {
-    event.preventDefault();
-    zone.classList.remove("over");
-    const files = [...event.dataTransfer.files];
-    const weights = files.filter((f) => f.name.endsWith(".safetensors"));
-    if (weights.length) {
-      weights[0].arrayBuffer().then((buffer) => loadWeights(session, new Uint8Array(buffer), weights[0].name))
-        .catch((error) => status(`${weights[0].name}: ${message(error)} — the current model is kept.`, "error"));
-    }
-    classifyAll(session, files.filter((f) => !f.name.endsWith(".safetensors")));
-  });
-  document.addEventListener("paste", (event) => {
-    const files = [...event.clipboardData.items].filter((i) => i.kind === "file").map((i) => i.getAsFile());
-    if (files.length) classifyAll(session, files);
-  });
   setupTestSet(session);
+  // Controls that need the model work from now on (images were accepted from the start).
+  $("backend").disabled = false;
+  $("weights-file").disabled = false;
+  markReady(session);
   document.body.dataset.ready = "true";
 }
 
-main().catch((error) => status(`The app failed to start: ${message(error)}`, "error"));
+main().catch((error) => {
+  status(`The app failed to start: ${message(error)}`, "error");
+  markReady(null);
+});

@@ -8,8 +8,20 @@ export function status(message, kind = "info") {
   element.dataset.kind = kind;
 }
 
-export function backendNote(message) {
-  $("backend-note").textContent = message;
+/// The note beside the backend selector: a plain sentence, and the technical reason (if any)
+/// behind a disclosure.
+export function backendNote(message, details = "") {
+  const note = $("backend-note");
+  note.replaceChildren(message);
+  if (details) {
+    const disclosure = document.createElement("details");
+    const summary = document.createElement("summary");
+    summary.textContent = "details";
+    const text = document.createElement("code");
+    text.textContent = details;
+    disclosure.append(summary, text);
+    note.append(" ", disclosure);
+  }
 }
 
 export function showBackend(session) {
@@ -33,7 +45,8 @@ export async function withFallback(session, work) {
     if (session.backend() !== "webgpu" || error?.name === "InputError") throw error;
     session.useCpu();
     showBackend(session);
-    backendNote(`WebGPU failed (${message(error)}) — switched to the CPU backend.`);
+    backendNote("WebGPU failed — switched to the CPU backend.", message(error));
+    status("Model ready on cpu (moved from WebGPU after a failure).");
     return await work();
   }
 }

@@ -99,7 +99,11 @@ for (const webgpu of [true, false]) {
       // 1. The active backend, and the fallback message without an adapter.
       const backend = await page.getAttribute("#backend-active", "data-backend");
       assert.equal(backend, name);
-      if (!webgpu) assert.match(await page.textContent("#backend-note"), /CPU backend/);
+      // A plain sentence, wgpu's own words (if any) only behind the "details" disclosure.
+      if (!webgpu) {
+        const sentence = await page.locator("#backend-note").evaluate((e) => e.firstChild.textContent);
+        assert.match(sentence, /^(WebGPU could not start in this browser|This browser has no WebGPU) — using the CPU backend\.$/);
+      }
 
       // 2. The user's own weights (the trainer's f16 export).
       await page.setInputFiles("#weights-file", [WEIGHTS]);
@@ -161,8 +165,12 @@ for (const webgpu of [true, false]) {
         const card = await classify(page, IMAGE);
         assert.match(await card.locator(".prediction").textContent(), /ms on cpu/);
         assert.equal(await page.getAttribute("#backend-active", "data-backend"), "cpu");
-        assert.match(await page.textContent("#backend-note"),
-          /^WebGPU failed \(reading the result from the device failed: the staging buffer could not be mapped: [^\n]*\) — switched to the CPU backend\.$/);
+        assert.equal(await page.locator("#backend-note").evaluate((e) => e.firstChild.textContent),
+          "WebGPU failed — switched to the CPU backend.");
+        assert.match(await page.textContent("#backend-note details code"),
+          /^reading the result from the device failed: the staging buffer could not be mapped: /);
+        // The status line follows the backend.
+        assert.match(await page.textContent("#status"), /^Model ready on cpu/);
         const answer = await readProbabilities(card);
         assert.equal(answer.find((entry) => entry.top).name, top.name);
       }
@@ -292,6 +300,31 @@ test("cpu: models of 5 and 12 classes answer with their classes and are refused 
       await page.locator("#gallery .thumb").first().click();
       await page.waitForFunction((m) => document.querySelector("#detail-live").textContent.includes(m), mismatch, { timeout: TIMEOUT });
     }
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});
+
+test("webgpu: an image given before the model is ready waits on its card and is classified", { timeout: 4 * TIMEOUT }, async () => {
+  const args = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run", "--disable-quic", "--enable-unsafe-webgpu"];
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), "cifar-chromium-"));
+  const context = await chromium.launchPersistentContext(profile, { executablePath: "/usr/bin/chromium", headless: true, args });
+  try {
+    const page = await context.newPage();
+    const errors = [];
+    page.on("pageerror", (error) => errors.push(error.message));
+    await page.goto(base, { waitUntil: "commit" });
+    // As soon as the picker is listened to, before WebGPU, the weights and the warm-up are done.
+    await page.waitForSelector("body[data-accepting-images=true]", { timeout: TIMEOUT });
+    await page.setInputFiles("#image-files", [IMAGE]);
+    const early = await page.evaluate(() => ({ ready: document.body.dataset.ready ?? null, cards: document.querySelectorAll(".result").length }));
+    assert.equal(early.ready, null, "the upload happened before the page was ready");
+    await page.waitForSelector("body[data-ready=true]", { timeout: TIMEOUT });
+    await page.waitForSelector(".result .prediction", { timeout: TIMEOUT });
+    assert.equal(await page.locator(".result").count(), 1);
+    assert.equal(await page.locator(".result .bars li").count(), 10);
     assert.deepEqual(errors, []);
   } finally {
     await context.close();
