@@ -9,6 +9,7 @@
 
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
+use burn::tensor::ops::PadMode;
 
 use crate::preprocess::{IMAGE_BYTES, Normalization, planar_batch_to_tensor};
 
@@ -64,6 +65,10 @@ pub enum Tta {
     None,
     /// The mean of the image's and its mirror image's probabilities.
     Flip,
+    /// Flip × translation: the flip mean of the image (weight ½) and of the image moved by one
+    /// pixel down-right and up-left (¼ each; reflected at the border), as airbench's multi-crop
+    /// test-time augmentation (which averages logits; we average probabilities, as for `Flip`).
+    Multi,
 }
 
 impl std::str::FromStr for Tta {
@@ -72,8 +77,9 @@ impl std::str::FromStr for Tta {
         match text {
             "none" => Ok(Tta::None),
             "flip" => Ok(Tta::Flip),
+            "multi" => Ok(Tta::Multi),
             other => Err(format!(
-                "unknown test-time augmentation `{other}` (none, flip)"
+                "unknown test-time augmentation `{other}` (none, flip, multi)"
             )),
         }
     }
@@ -84,6 +90,7 @@ impl std::fmt::Display for Tta {
         f.write_str(match self {
             Tta::None => "none",
             Tta::Flip => "flip",
+            Tta::Multi => "multi",
         })
     }
 }
@@ -95,6 +102,18 @@ pub fn probabilities(model: &impl Classifier, images: Tensor<4>, tta: Tta) -> Te
         Tta::Flip => {
             let mirrored = images.clone().flip([3]);
             (softmax(model.logits(images), 1) + softmax(model.logits(mirrored), 1)) / 2.0
+        }
+        Tta::Multi => {
+            let [batch, channels, height, width] = images.dims();
+            let padded = images.clone().pad((1, 1, 1, 1), PadMode::Reflect);
+            // Output pixel (y, x) of `down_right` is input (y − 1, x − 1); of `up_left`, (y + 1,
+            // x + 1).
+            let down_right = padded
+                .clone()
+                .slice([0..batch, 0..channels, 0..height, 0..width]);
+            let up_left = padded.slice([0..batch, 0..channels, 2..height + 2, 2..width + 2]);
+            let flip = |views: Tensor<4>| probabilities(model, views, Tta::Flip);
+            flip(images) * 0.5 + (flip(down_right) + flip(up_left)) * 0.25
         }
     }
 }

@@ -67,6 +67,64 @@ fn flip_tta_is_the_mean_of_the_separately_computed_views() {
     assert!(largest_view_difference > 1e-4, "{largest_view_difference}");
 }
 
+/// Moves planar images by (dy, dx) pixels with a plain loop, reflecting at the borders (row −1
+/// reads row 1, row 32 reads row 30), as `F.pad(mode="reflect")` and a crop would.
+fn shift(planar: &[u8], dy: i32, dx: i32) -> Vec<u8> {
+    let reflect = |v: i32| -> usize {
+        if v < 0 {
+            (-v) as usize
+        } else if v > 31 {
+            (62 - v) as usize
+        } else {
+            v as usize
+        }
+    };
+    let mut out = vec![0u8; planar.len()];
+    for (plane_index, plane) in planar.chunks(1024).enumerate() {
+        for y in 0..32i32 {
+            for x in 0..32i32 {
+                out[plane_index * 1024 + (y * 32 + x) as usize] =
+                    plane[reflect(y - dy) * 32 + reflect(x - dx)];
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn multi_tta_is_the_weighted_mean_of_the_six_views() {
+    let device = device();
+    device.seed(12);
+    let model = ResNetConfig::narrow().init(&device).fold_batchnorm();
+    let planar = planar_images();
+    let flip_mean = |images: &[u8]| -> Vec<f32> {
+        let plain = softmax_rows(&model, images);
+        let mirrored = softmax_rows(&model, &mirror(images));
+        plain
+            .iter()
+            .zip(&mirrored)
+            .map(|(a, b)| (a + b) / 2.0)
+            .collect()
+    };
+    let (centre, down_right, up_left) = (
+        flip_mean(&planar),
+        flip_mean(&shift(&planar, 1, 1)),
+        flip_mean(&shift(&planar, -1, -1)),
+    );
+    let input = inference::planar_input(&planar, &Normalization::CIFAR10, &device).unwrap();
+    let multi = Probabilities::read(inference::probabilities(&model, input, Tta::Multi)).unwrap();
+    let mut largest_shift_effect = 0.0f32;
+    for (k, value) in multi.values().iter().enumerate() {
+        let expected = 0.5 * centre[k] + 0.25 * down_right[k] + 0.25 * up_left[k];
+        assert!(
+            (value - expected).abs() < 1e-6,
+            "{k}: {value} vs {expected}"
+        );
+        largest_shift_effect = largest_shift_effect.max((centre[k] - down_right[k]).abs());
+    }
+    assert!(largest_shift_effect > 1e-5, "{largest_shift_effect}");
+}
+
 #[test]
 fn scoring_counts_what_a_hand_count_gives() {
     // Rows predict 0, 1, 1, 2, 0 (three classes); labels 0, 1, 2, 2, 1.
@@ -137,7 +195,13 @@ fn class_counts_that_differ_are_errors_naming_both_numbers() {
 fn tta_names_parse() {
     assert_eq!("flip".parse::<Tta>(), Ok(Tta::Flip));
     assert_eq!("none".parse::<Tta>(), Ok(Tta::None));
-    assert!("multi".parse::<Tta>().unwrap_err().contains("multi"));
+    assert_eq!("multi".parse::<Tta>(), Ok(Tta::Multi));
+    assert!(
+        "five-crop"
+            .parse::<Tta>()
+            .unwrap_err()
+            .contains("five-crop")
+    );
     assert_eq!(Tta::Flip.to_string(), "flip");
 }
 
