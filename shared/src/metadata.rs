@@ -11,6 +11,13 @@ use crate::preprocess::Normalization;
 pub struct TrainingSummary {
     /// Epochs completed.
     pub epochs: usize,
+    /// Wall-clock seconds of training and per-epoch evaluation over those epochs (a resumed
+    /// run's earlier epochs included); `None` in files written before this was recorded.
+    #[serde(default)]
+    pub seconds: Option<f64>,
+    /// Training images processed: epochs × images per epoch.
+    #[serde(default)]
+    pub images_processed: Option<u64>,
     /// Test-set accuracy in `[0, 1]` after the last epoch (or of the best epoch for `best`).
     pub test_accuracy: Option<f64>,
     /// Training-set accuracy in `[0, 1]` (on augmented batches, as logged during training).

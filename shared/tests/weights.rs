@@ -34,6 +34,8 @@ fn trained_like_model() -> ResNet {
 fn info() -> ModelInfo {
     ModelInfo::cifar10(ResNetConfig::narrow()).with_training(TrainingSummary {
         epochs: 3,
+        seconds: Some(12.5),
+        images_processed: Some(900),
         test_accuracy: Some(0.5),
         train_accuracy: Some(0.6),
         test_images: Some(100),

@@ -330,6 +330,7 @@ fn evaluate_epoch(
 fn persist_epoch(run: &Run, session: &mut Session, record: EpochRecord) -> Result<()> {
     let out = &run.out;
     session.state.epoch = record.epoch;
+    session.records.push(record.clone());
     if session
         .state
         .best_test_accuracy
@@ -340,7 +341,7 @@ fn persist_epoch(run: &Run, session: &mut Session, record: EpochRecord) -> Resul
         let info = session
             .info
             .clone()
-            .with_training(summary(run, record.epoch, &record));
+            .with_training(summary(run, &session.records));
         weights_file::write(
             &session.model.valid(),
             &info,
@@ -352,7 +353,6 @@ fn persist_epoch(run: &Run, session: &mut Session, record: EpochRecord) -> Resul
     // Checkpoint first, then the log: a crash in between only repeats an epoch on resume.
     checkpoint::save(out, &session.model, &session.optim, &session.state)?;
     metrics::append(out, &record)?;
-    session.records.push(record);
     plot::training_curves(&session.records, &out.join(CURVES_FILE))
 }
 
@@ -360,10 +360,10 @@ fn persist_epoch(run: &Run, session: &mut Session, record: EpochRecord) -> Resul
 fn finish(run: &Run, session: Session) -> Result<Outcome> {
     let out = &run.out;
     let final_model = session.model.valid();
-    let last = session.records.last().context("no epoch was recorded")?;
-    let info = session
-        .info
-        .with_training(summary(run, session.state.epoch, last));
+    if session.records.is_empty() {
+        bail!("no epoch was recorded");
+    }
+    let info = session.info.with_training(summary(run, &session.records));
     let final_weights = out.join(FINAL_FILE);
     weights_file::write(
         &final_model,
@@ -387,9 +387,14 @@ fn finish(run: &Run, session: Session) -> Result<Outcome> {
     })
 }
 
-fn summary(run: &Run, epochs: usize, record: &EpochRecord) -> TrainingSummary {
+/// The training summary after the last of `records` (every epoch so far, resumed ones too).
+fn summary(run: &Run, records: &[EpochRecord]) -> TrainingSummary {
+    let record = records.last().expect("called after an epoch");
+    let epochs = record.epoch;
     TrainingSummary {
         epochs,
+        seconds: Some(records.iter().map(|r| r.seconds).sum()),
+        images_processed: Some((epochs * run.data.train.len()) as u64),
         test_accuracy: Some(record.test_accuracy),
         train_accuracy: Some(record.train_accuracy),
         test_images: Some(run.data.test.len()),

@@ -187,6 +187,13 @@ fn end_to_end(data: &Path, expected_data: &cifar_model::DataSummary, learns: boo
     assert_eq!(training.epochs, 2);
     assert_eq!(training.train_images, 320);
     assert_eq!(training.test_images, Some(200));
+    // Wall-clock time is that of the two epochs (the resumed one included), as logged.
+    let logged: f64 = records.iter().map(|r| r.seconds).sum();
+    assert!(
+        (training.seconds.unwrap() - logged).abs() < 1e-9,
+        "{training:?}"
+    );
+    assert_eq!(training.images_processed, Some(640));
     // The data is named by its name and digest, never by a path of this machine.
     assert_eq!(&training.data, expected_data);
     let metadata = &header.metadata["training"];
@@ -492,6 +499,8 @@ fn export_web_writes_the_browser_assets() {
     // with the f16 weights' own.
     let training = cifar_model::TrainingSummary {
         epochs: 1,
+        seconds: None,
+        images_processed: None,
         test_accuracy: Some(0.5),
         train_accuracy: None,
         test_images: Some(10_000),
