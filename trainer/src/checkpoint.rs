@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 pub const CHECKPOINT_DIR: &str = "checkpoint";
 const MODEL_FILE: &str = "model.bpk";
 const OPTIMIZER_FILE: &str = "optimizer.bpk";
+const AVERAGE_FILE: &str = "average.bpk";
 const STATE_FILE: &str = "state.json";
 
 /// Where the training loop stood after an epoch.
@@ -36,10 +37,12 @@ fn paths(run_dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     )
 }
 
+/// Saves the model, the optimiser, the weight average (when the run keeps one) and the state.
 pub fn save(
     run_dir: &Path,
     model: &ResNet,
     optimizer: &ModuleOptimizer,
+    average: Option<&ResNet>,
     state: &LoopState,
 ) -> Result<()> {
     let (current, partial, previous) = paths(run_dir);
@@ -55,6 +58,12 @@ pub fn save(
     optimizer
         .save(partial.join(OPTIMIZER_FILE))
         .map_err(|err| anyhow::anyhow!("saving the optimiser state: {err:?}"))?;
+    if let Some(average) = average {
+        average
+            .clone()
+            .save_file(partial.join(AVERAGE_FILE))
+            .map_err(|err| anyhow::anyhow!("saving the weight average: {err:?}"))?;
+    }
     std::fs::write(partial.join(STATE_FILE), serde_json::to_vec_pretty(state)?)
         .context("writing the loop state")?;
     // Swap: current → previous, partial → current, drop previous. When a crash between the two
@@ -82,12 +91,22 @@ pub fn find(run_dir: &Path) -> Option<PathBuf> {
         .find(|dir| dir.join(STATE_FILE).is_file())
 }
 
-/// Restores model and optimiser from the newest checkpoint.
+/// What a checkpoint restores.
+pub struct Restored {
+    pub model: ResNet,
+    pub optimizer: ModuleOptimizer,
+    pub average: Option<ResNet>,
+    pub state: LoopState,
+}
+
+/// Restores model, optimiser and (when `average` is given, as a template) the weight average
+/// from the newest checkpoint.
 pub fn load(
     run_dir: &Path,
     model: ResNet,
     optimizer: ModuleOptimizer,
-) -> Result<(ResNet, ModuleOptimizer, LoopState)> {
+    average: Option<ResNet>,
+) -> Result<Restored> {
     let Some(dir) = find(run_dir) else {
         bail!(
             "--resume: no checkpoint in {} (nothing to resume)",
@@ -107,5 +126,18 @@ pub fn load(
     let optimizer = optimizer
         .load(&optimizer_path)
         .map_err(|err| anyhow::anyhow!("loading {}: {err:?}", optimizer_path.display()))?;
-    Ok((model, optimizer, state))
+    let average_path = dir.join(AVERAGE_FILE);
+    let average = average
+        .map(|template| {
+            template
+                .try_load_file(&average_path)
+                .map_err(|err| anyhow::anyhow!("loading {}: {err:?}", average_path.display()))
+        })
+        .transpose()?;
+    Ok(Restored {
+        model,
+        optimizer,
+        average,
+        state,
+    })
 }

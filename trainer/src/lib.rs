@@ -2,6 +2,7 @@
 //! prediction, export, download and benchmarks. `main.rs` only parses the command line.
 
 pub mod augment;
+pub mod averaging;
 pub mod bench;
 pub mod checkpoint;
 pub mod cli;

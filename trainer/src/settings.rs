@@ -85,6 +85,10 @@ pub struct TrainingConfig {
     pub weight_decay: f64,
     #[config(default = "None")]
     pub label_smoothing: Option<f32>,
+    /// Exponential moving average of the weights with this decay per step (e.g. 0.999); the
+    /// average, which starts from the initial weights, is what is evaluated and saved.
+    #[config(default = "None")]
+    pub ema_decay: Option<f64>,
     #[config(default = 42)]
     pub seed: u64,
 }
@@ -175,6 +179,11 @@ impl TrainingConfig {
             && !(0.0..1.0).contains(&smoothing)
         {
             return Err("`label_smoothing` must be in [0, 1)".into());
+        }
+        if let Some(decay) = self.ema_decay
+            && !(decay > 0.0 && decay < 1.0)
+        {
+            return Err("`ema_decay` must be in (0, 1)".into());
         }
         self.lr_shape.validate()?;
         if matches!(self.lr_shape, LrShape::Triangular { .. })

@@ -24,6 +24,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
 use crate::augment::{self, BatchPosition};
+use crate::averaging::ema_update;
 use crate::checkpoint::{self, LoopState};
 use crate::data::Cifar10;
 use crate::evaluate::{check_cifar10_classes, predict_dataset};
@@ -119,6 +120,8 @@ pub fn print_outcome(outcome: &Outcome) {
 struct Session {
     model: ResNet,
     optim: ModuleOptimizer,
+    /// The weight average (on the evaluation device) when the run keeps one.
+    average: Option<ResNet>,
     state: LoopState,
     records: Vec<EpochRecord>,
     schedule: LrSchedule,
@@ -148,8 +151,10 @@ fn prepare(run: &Run) -> Result<Session> {
     let steps_per_epoch = run.data.train.len().div_ceil(config.batch_size);
     let train_device = run.device.clone().autodiff();
     run.device.seed(config.seed);
+    let model = config.model.init(&train_device);
     let mut session = Session {
-        model: config.model.init(&train_device),
+        average: config.ema_decay.map(|_| model.valid()),
+        model,
         optim: optimizer(config),
         state: LoopState {
             epoch: 0,
@@ -164,17 +169,28 @@ fn prepare(run: &Run) -> Result<Session> {
         info: ModelInfo::cifar10(config.model.clone()),
     };
     if run.resume {
-        let (model, optim, state) = checkpoint::load(out, session.model, session.optim)?;
-        session.model = model;
-        session.optim = optim;
-        session.records = metrics::truncate_after(out, state.epoch)?;
-        println!("resuming after epoch {} (step {})", state.epoch, state.step);
-        session.state = state;
+        let restored = checkpoint::load(out, session.model, session.optim, session.average)?;
+        session.model = restored.model;
+        session.optim = restored.optimizer;
+        session.average = restored.average;
+        session.records = metrics::truncate_after(out, restored.state.epoch)?;
+        println!(
+            "resuming after epoch {} (step {})",
+            restored.state.epoch, restored.state.step
+        );
+        session.state = restored.state;
     }
     if session.state.epoch >= config.epochs {
         println!("all {} epochs are done already", config.epochs);
     }
     Ok(session)
+}
+
+impl Session {
+    /// The weights that are evaluated and saved: the average when the run keeps one.
+    fn evaluated(&self) -> ResNet {
+        self.average.clone().unwrap_or_else(|| self.model.valid())
+    }
 }
 
 /// Totals of one epoch of training.
@@ -238,6 +254,9 @@ fn train_epoch(run: &Run, mut session: Session, epoch: usize) -> Result<(Session
         let loss = loss_fn.forward(logits.clone(), targets.clone());
         let grads = GradientsParams::from_grads(loss.backward(), &session.model);
         session.model = session.optim.step(lr, session.model, grads);
+        if let (Some(average), Some(decay)) = (session.average.take(), config.ema_decay) {
+            session.average = Some(ema_update(average, &session.model.valid(), decay));
+        }
 
         loss_sum = loss_sum + loss.detach() * batch.len() as f32;
         correct_sum = correct_sum
@@ -293,7 +312,7 @@ fn evaluate_epoch(
 ) -> Result<EpochRecord> {
     let evaluation_started = Instant::now();
     let test = predict_dataset(
-        &session.model.valid().fold_batchnorm(),
+        &session.evaluated().fold_batchnorm(),
         &run.data.test,
         &Normalization::CIFAR10,
         run.config.eval_batch_size,
@@ -343,7 +362,7 @@ fn persist_epoch(run: &Run, session: &mut Session, record: EpochRecord) -> Resul
             .clone()
             .with_training(summary(run, &session.records));
         weights_file::write(
-            &session.model.valid(),
+            &session.evaluated(),
             &info,
             Precision::F32,
             Layout::Burn,
@@ -351,7 +370,13 @@ fn persist_epoch(run: &Run, session: &mut Session, record: EpochRecord) -> Resul
         )?;
     }
     // Checkpoint first, then the log: a crash in between only repeats an epoch on resume.
-    checkpoint::save(out, &session.model, &session.optim, &session.state)?;
+    checkpoint::save(
+        out,
+        &session.model,
+        &session.optim,
+        session.average.as_ref(),
+        &session.state,
+    )?;
     metrics::append(out, &record)?;
     plot::training_curves(&session.records, &out.join(CURVES_FILE))
 }
@@ -359,7 +384,7 @@ fn persist_epoch(run: &Run, session: &mut Session, record: EpochRecord) -> Resul
 /// The final weights: f32, and f16 whose metadata states the f16 weights' own accuracy.
 fn finish(run: &Run, session: Session) -> Result<Outcome> {
     let out = &run.out;
-    let final_model = session.model.valid();
+    let final_model = session.evaluated();
     if session.records.is_empty() {
         bail!("no epoch was recorded");
     }
