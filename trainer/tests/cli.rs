@@ -7,7 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use cifar_trainer::metrics::EpochRecord;
+use cifar_trainer::metrics;
 use image::{Rgb, RgbImage};
 use sha2::{Digest, Sha256};
 
@@ -155,11 +155,7 @@ fn end_to_end(data: &Path, expected_data: &cifar_model::DataSummary, learns: boo
         assert!(run.join(file).is_file(), "{file} missing");
     }
 
-    let text = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
-    let records: Vec<EpochRecord> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let records = metrics::read(&run).unwrap();
     assert_eq!(
         records.iter().map(|r| r.epoch).collect::<Vec<_>>(),
         vec![1, 2]
@@ -759,20 +755,26 @@ fn tensors(path: &Path) -> Vec<(String, Vec<u8>)> {
     tensors
 }
 
+/// Generated data (5 × 32 training, `test` test records) and a config file holding `json`.
+fn data_and_config(dir: &Path, test: usize, json: &str) -> (PathBuf, PathBuf) {
+    let data = dir.join("data");
+    common::write_binary_dir(&data, 32, test);
+    let config = dir.join("config.json");
+    std::fs::write(&config, json).unwrap();
+    (data, config)
+}
+
 #[test]
 fn resuming_after_a_crash_between_the_checkpoint_renames_equals_an_uninterrupted_run() {
     let temp = tempfile::tempdir().unwrap();
-    let data = temp.path().join("data");
-    common::write_binary_dir(&data, 32, 40);
     // With a weight average, so that its checkpointing is compared too (the saved weights are
     // the average).
-    let config = temp.path().join("ema-config.json");
-    std::fs::write(
-        &config,
+    let (data, config) = data_and_config(
+        temp.path(),
+        40,
         r#"{"model": {"widths": [16, 32, 64, 128]}, "epochs": 2, "batch_size": 32,
             "learning_rate": 0.05, "warmup_epochs": 0, "seed": 3, "ema_decay": 0.8}"#,
-    )
-    .unwrap();
+    );
     let train = |run: &Path, extra: &[&str]| {
         let mut args = vec![
             "train",
@@ -820,40 +822,33 @@ fn resuming_after_a_crash_between_the_checkpoint_renames_equals_an_uninterrupted
         assert_eq!(name_a, name_b);
         assert!(data_a == data_b, "{name_a} differs between the two runs");
     }
-    let metrics = |run: &Path| std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
-    let losses = |text: String| -> Vec<(f64, f64)> {
-        text.lines()
-            .map(|l| serde_json::from_str::<EpochRecord>(l).unwrap())
+    let losses = |run: &Path| -> Vec<(f64, f64)> {
+        metrics::read(run)
+            .unwrap()
+            .iter()
             .map(|r| (r.train_loss, r.test_accuracy))
             .collect()
     };
-    assert_eq!(losses(metrics(&straight)), losses(metrics(&resumed)));
+    assert_eq!(losses(&straight), losses(&resumed));
 }
 
 #[test]
 fn one_cycle_alternating_flip_and_cutout_train_end_to_end() {
     let temp = tempfile::tempdir().unwrap();
-    let data = temp.path().join("data");
-    common::write_binary_dir(&data, 32, 20);
-    let config = temp.path().join("config.json");
-    std::fs::write(
-        &config,
+    let (data, config) = data_and_config(
+        temp.path(),
+        20,
         r#"{"model": {"widths": [8, 8, 16, 16]}, "epochs": 2, "batch_size": 32,
             "learning_rate": 0.05, "warmup_epochs": 0,
             "lr_shape": {"triangular": {"start": 0.0, "peak": 0.5, "end": 0.0}},
             "augment": {"alternating_flip": true, "cutout": 8, "rotation_degrees": 0}}"#,
-    )
-    .unwrap();
+    );
     let run = temp.path().join("run");
     ok(&train_on_cpu(&data, &run, &config));
     // 160 images in batches of 32: 5 steps an epoch, steps 0..=9. The learning rate logged is
     // the last step's: step 4 is at t = 4/9 on the way up to the peak at t = 0.5, step 9 is the
     // end (0).
-    let records: Vec<EpochRecord> = std::fs::read_to_string(run.join("metrics.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let records = metrics::read(&run).unwrap();
     let expected = [0.05 * (4.0 / 9.0) / 0.5, 0.0];
     for (record, lr) in records.iter().zip(expected) {
         assert!(
