@@ -7,7 +7,7 @@
 
 use burn::config::Config;
 use burn::prelude::*;
-use burn::tensor::ops::{GridSampleOptions, GridSamplePaddingMode, InterpolateMode};
+use burn::tensor::ops::{GridSampleOptions, GridSamplePaddingMode, InterpolateMode, PadMode};
 use rand::Rng;
 
 /// Which augmentations to apply.
@@ -29,10 +29,24 @@ pub struct AugmentConfig {
     /// epochs; airbench's "alternating flip"). Decided by (seed, image index, epoch).
     #[config(default = false)]
     pub alternating_flip: bool,
+    /// What a crop brings in at the borders: `"zeros"` (black, torchvision's default) or
+    /// `"reflect"` (the image mirrored about its edge row/column, excluding it: PyTorch's
+    /// `F.pad(mode="reflect")`, the fast recipes' translation). Reflect needs `padding` ≤ 31.
+    #[config(default = "Fill::Zeros")]
+    pub fill: Fill,
     /// Cutout: a square of this side (pixels), centred at a random pixel and clipped at the
     /// borders, set to the data set's mean colour (0 after normalisation). 0 disables it.
     #[config(default = 0)]
     pub cutout: usize,
+}
+
+/// What enters at the borders of a shifted or rotated image.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Fill {
+    #[default]
+    Zeros,
+    Reflect,
 }
 
 /// The transform of one image: shift in pixels, mirror, rotation in radians.
@@ -62,6 +76,9 @@ impl AugmentConfig {
     pub fn validate(&self) -> Result<(), String> {
         if self.alternating_flip && !self.flip {
             return Err("`augment.alternating_flip` needs `augment.flip`".into());
+        }
+        if self.fill == Fill::Reflect && self.crop && self.padding > 31 {
+            return Err("`augment.fill` reflect needs `augment.padding` ≤ 31".into());
         }
         if self.cutout > 32 {
             return Err("`augment.cutout` must be at most 32 (the image side)".into());
@@ -163,10 +180,23 @@ pub fn cutout(images: Tensor<4>, centres: &[(i32, i32)], side: usize) -> Tensor<
 }
 
 /// Applies one transform per image to `[batch, C, H, W]` images (zeros enter at the borders).
+pub fn apply(images: Tensor<4>, transforms: &[ImageTransform]) -> Tensor<4> {
+    apply_with(images, transforms, Fill::Zeros, 0)
+}
+
+/// Applies one transform per image to `[batch, C, H, W]` images, `fill` entering at the
+/// borders (for `Reflect`, shifts of at most `reach` pixels stay inside the reflection).
 ///
 /// Output pixel `p` (normalised coordinates) samples the input at `M·p − t`, where `M` rotates
 /// then mirrors and `t` is the shift: content moves right/down by `shift_x/shift_y` pixels.
-pub fn apply(images: Tensor<4>, transforms: &[ImageTransform]) -> Tensor<4> {
+/// Reflection pads the images by `reach` mirrored pixels first and samples the padded images
+/// at the same points, their coordinates scaled to the larger size.
+pub fn apply_with(
+    images: Tensor<4>,
+    transforms: &[ImageTransform],
+    fill: Fill,
+    reach: usize,
+) -> Tensor<4> {
     let [batch, _, height, width] = images.dims();
     assert_eq!(batch, transforms.len(), "one transform per image");
     if transforms.iter().all(|t| {
@@ -215,6 +245,14 @@ pub fn apply(images: Tensor<4>, transforms: &[ImageTransform]) -> Tensor<4> {
 
     let x_src = column(0) * x.clone() + column(1) * y.clone() + column(2);
     let y_src = column(3) * x + column(4) * y + column(5);
+    let (images, x_src, y_src) = match fill {
+        Fill::Reflect if reach > 0 => (
+            images.pad((reach, reach, reach, reach), PadMode::Reflect),
+            x_src * (width as f64 / (width + 2 * reach) as f64),
+            y_src * (height as f64 / (height + 2 * reach) as f64),
+        ),
+        _ => (images, x_src, y_src),
+    };
     let grid = Tensor::stack::<4>(vec![x_src, y_src], 3);
     let options = GridSampleOptions::new(InterpolateMode::Bilinear)
         .with_padding_mode(GridSamplePaddingMode::Zeros)

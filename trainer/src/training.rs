@@ -242,8 +242,13 @@ fn train_epoch(run: &Run, mut session: Session, epoch: usize) -> Result<(Session
             seed: config.seed,
         };
         let transforms = config.augment.sample_for(position, &mut rng);
-        let mut images =
-            Normalization::CIFAR10.normalize_tensor(augment::apply(images, &transforms));
+        let augmented = augment::apply_with(
+            images,
+            &transforms,
+            config.augment.fill,
+            config.augment.padding,
+        );
+        let mut images = Normalization::CIFAR10.normalize_tensor(augmented);
         if let Some(centres) = config.augment.sample_cutout(batch.len(), &mut rng) {
             images = augment::cutout(images, &centres, config.augment.cutout);
         }

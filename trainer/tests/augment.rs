@@ -1,7 +1,9 @@
 //! Augmentation: determinism with a seed, and crop/flip/rotation on known images.
 
 use burn::prelude::*;
-use cifar_trainer::augment::{AugmentConfig, BatchPosition, ImageTransform, apply, cutout};
+use cifar_trainer::augment::{
+    AugmentConfig, BatchPosition, Fill, ImageTransform, apply, apply_with, cutout,
+};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
@@ -296,4 +298,61 @@ fn augmentation_settings_are_checked() {
     let error = AugmentConfig::new().with_cutout(40).validate().unwrap_err();
     assert!(error.contains("cutout"), "{error}");
     assert!(AugmentConfig::new().validate().is_ok());
+}
+
+#[test]
+fn reflect_fill_crops_from_a_mirrored_border() {
+    // A shift brings in the image mirrored about its edge (row −1 reads row 1, as PyTorch's
+    // `F.pad(mode="reflect")`), checked against a direct loop over every pixel.
+    let images = ramp(2);
+    let original = pixels(images.clone());
+    let transforms = [
+        ImageTransform {
+            shift_x: 3,
+            shift_y: -2,
+            ..IDENTITY
+        },
+        ImageTransform {
+            shift_x: -4,
+            shift_y: 4,
+            flip: true,
+            ..IDENTITY
+        },
+    ];
+    let out = pixels(apply_with(images, &transforms, Fill::Reflect, 4));
+    let reflect = |v: i32| -> usize {
+        if v < 0 {
+            (-v) as usize
+        } else if v > 31 {
+            (62 - v) as usize
+        } else {
+            v as usize
+        }
+    };
+    for (image, t) in transforms.iter().enumerate() {
+        for c in 0..3 {
+            for y in 0..32i32 {
+                for x in 0..32i32 {
+                    let x_read = if t.flip { 31 - x } else { x };
+                    let source = image * 3072
+                        + c * 1024
+                        + reflect(y - t.shift_y) * 32
+                        + reflect(x_read - t.shift_x);
+                    let index = image * 3072 + c * 1024 + (y * 32 + x) as usize;
+                    assert!(
+                        (out[index] - original[source]).abs() < 1e-5,
+                        "image {image} c{c} y{y} x{x}: {} vs {}",
+                        out[index],
+                        original[source]
+                    );
+                }
+            }
+        }
+    }
+    let error = AugmentConfig::new()
+        .with_fill(Fill::Reflect)
+        .with_padding(40)
+        .validate()
+        .unwrap_err();
+    assert!(error.contains("fill"), "{error}");
 }
