@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
 # GPU smoke test: on a machine with a GPU, build the trainer (unless $TRAINER names a built one),
-# check that wgpu finds the GPU, benchmark it, train the report's ResNet-18 for a few epochs on
-# wgpu and evaluate the result. Prints img/s and accuracy; exits non-zero if any step fails or
-# if the trainer would not pick the GPU by itself.
+# check that wgpu finds the GPU, benchmark it, train the report's ResNet-18 with the GPU preset
+# (configs/resnet18-gpu.json, its one-cycle schedule squeezed into EPOCHS) on wgpu and evaluate
+# the result with flip TTA. Prints img/s and accuracy; exits non-zero if any step fails or if the
+# trainer would not pick the GPU by itself.
+#
+# A headless NVIDIA server needs the NVIDIA driver with its Vulkan ICD (the driver's
+# `nvidia_icd.json` under /usr/share/vulkan/icd.d or /etc/vulkan/icd.d, shipped with the driver's
+# GL/Vulkan libraries) and the Vulkan loader (Debian `libvulkan1`, which scripts/setup.sh
+# installs); `vulkaninfo --summary` (Debian `vulkan-tools`) should list the GPU.
 #
 #   tests/gpu-smoke.sh DATA [OUT]
 #
@@ -28,14 +34,14 @@ echo "== benchmark (wgpu)"
 
 echo "== train $epochs epochs (device auto: must choose the GPU)"
 rm -rf "$out"
-"$trainer" train --data "$data" --out "$out" --device auto --model resnet18 --epochs "$epochs" \
-  "${limits[@]}" | tee "$out.train.log"
+"$trainer" train --data "$data" --out "$out" --device auto --config configs/resnet18-gpu.json \
+  --epochs "$epochs" "${limits[@]}" | tee "$out.train.log"
 grep -q "^device: wgpu" "$out.train.log" || { echo "FAIL: auto did not choose a wgpu GPU" >&2; exit 1; }
 
 echo "== evaluate"
 test_limit=()
 [ -n "${TEST_LIMIT:-}" ] && test_limit+=(--test-limit "$TEST_LIMIT")
 "$trainer" eval --weights "$out/model.safetensors" --data "$data" --out "$out/eval" --device auto \
-  "${test_limit[@]}" | grep -E "device|accuracy"
+  --tta flip "${test_limit[@]}" | grep -E "device|accuracy"
 echo "== metrics.jsonl"
 cat "$out/metrics.jsonl"
