@@ -4,9 +4,10 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use burn::prelude::*;
+use burn::tensor::activation::softmax;
 use cifar_model::inference::{self, Probabilities};
 use cifar_model::preprocess::image_to_tensor;
-use cifar_model::{Classifier, ModelInfo, Tta};
+use cifar_model::{Classifier, ModelInfo};
 use serde::Serialize;
 
 use crate::weights_file;
@@ -63,8 +64,10 @@ pub fn predict_file(
         .decode()
         .with_context(|| format!("{} is not a readable image", path.display()))?;
     let input = image_to_tensor(&image, &info.normalization, device);
-    let logits = model.logits(input.clone());
-    let probabilities = Probabilities::read(inference::probabilities(model, input, Tta::None))?;
+    // One forward pass: the logits are printed too, and the probabilities are their softmax
+    // (what `inference::probabilities` computes without test-time augmentation).
+    let logits = model.logits(input);
+    let probabilities = Probabilities::read(softmax(logits.clone(), 1))?;
     // The names and the output must agree before one indexes the other.
     inference::check_class_count(
         info.class_names.len(),
