@@ -55,3 +55,124 @@ impl ResNetConfig {
         Ok(())
     }
 }
+
+/// Any member of the family: what `model_config` in a weights file (and `model` in a training
+/// config) holds. In JSON the member is named by an `architecture` field, `resnet` or
+/// `fast-resnet`; without one it is the kuangliu ResNet, so files written before the fast net
+/// existed keep loading.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ModelConfig {
+    ResNet(ResNetConfig),
+    Fast(crate::fast::FastResNetConfig),
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        ModelConfig::ResNet(ResNetConfig::new())
+    }
+}
+
+impl From<ResNetConfig> for ModelConfig {
+    fn from(config: ResNetConfig) -> Self {
+        ModelConfig::ResNet(config)
+    }
+}
+
+impl From<crate::fast::FastResNetConfig> for ModelConfig {
+    fn from(config: crate::fast::FastResNetConfig) -> Self {
+        ModelConfig::Fast(config)
+    }
+}
+
+/// The JSON form: the member's own fields plus `architecture`.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(tag = "architecture")]
+enum Tagged {
+    #[serde(rename = "resnet")]
+    ResNet(ResNetConfig),
+    #[serde(rename = "fast-resnet")]
+    Fast(crate::fast::FastResNetConfig),
+}
+
+impl serde::Serialize for ModelConfig {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.clone() {
+            ModelConfig::ResNet(config) => Tagged::ResNet(config),
+            ModelConfig::Fast(config) => Tagged::Fast(config),
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ModelConfig {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let mut value = serde_json::Value::deserialize(deserializer)?;
+        if let Some(object) = value.as_object_mut() {
+            object
+                .entry("architecture")
+                .or_insert_with(|| serde_json::Value::String("resnet".into()));
+        }
+        Ok(
+            match serde_json::from_value(value).map_err(D::Error::custom)? {
+                Tagged::ResNet(config) => ModelConfig::ResNet(config),
+                Tagged::Fast(config) => ModelConfig::Fast(config),
+            },
+        )
+    }
+}
+
+impl std::fmt::Display for ModelConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let json = serde_json::to_string_pretty(self).map_err(|_| std::fmt::Error)?;
+        f.write_str(&json)
+    }
+}
+
+impl ModelConfig {
+    /// Parses the JSON form (see the type's docs).
+    pub fn from_json(text: &str) -> Result<Self, String> {
+        serde_json::from_str(text).map_err(|err| err.to_string())
+    }
+
+    /// The `architecture` name used in JSON.
+    pub fn architecture(&self) -> &'static str {
+        match self {
+            ModelConfig::ResNet(_) => "resnet",
+            ModelConfig::Fast(_) => "fast-resnet",
+        }
+    }
+
+    pub fn num_classes(&self) -> usize {
+        match self {
+            ModelConfig::ResNet(config) => config.num_classes,
+            ModelConfig::Fast(config) => config.num_classes,
+        }
+    }
+
+    pub fn with_num_classes(self, num_classes: usize) -> Self {
+        match self {
+            ModelConfig::ResNet(config) => config.with_num_classes(num_classes).into(),
+            ModelConfig::Fast(config) => config.with_num_classes(num_classes).into(),
+        }
+    }
+
+    /// Checks that the config describes a buildable network.
+    pub fn validate(&self) -> Result<(), String> {
+        match self {
+            ModelConfig::ResNet(config) => config.validate(),
+            ModelConfig::Fast(config) => config.validate(),
+        }
+    }
+
+    /// Builds the network with freshly initialised weights on `device`.
+    ///
+    /// # Panics
+    /// If the config is invalid; call [`ModelConfig::validate`] first for untrusted configs.
+    pub fn init(&self, device: &burn::prelude::Device) -> crate::model::Model {
+        match self {
+            ModelConfig::ResNet(config) => config.init(device).into(),
+            ModelConfig::Fast(config) => config.init(device).into(),
+        }
+    }
+}

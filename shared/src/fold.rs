@@ -7,15 +7,23 @@
 
 use burn::module::Param;
 use burn::nn::conv::Conv2d;
-use burn::nn::pool::AdaptiveAvgPool2d;
+use burn::nn::pool::{AdaptiveAvgPool2d, MaxPool2d};
 use burn::nn::{BatchNorm, Linear, Relu};
 use burn::prelude::*;
+use burn::tensor::activation::gelu;
 
 use crate::block::BasicBlock;
+use crate::fast::{FastResNet, ResidualGroup, global_max_pool};
 use crate::inference::Classifier;
 use crate::resnet::ResNet;
 
 impl Classifier for ResNet {
+    fn logits(&self, images: Tensor<4>) -> Tensor<2> {
+        self.forward(images)
+    }
+}
+
+impl Classifier for FastResNet {
     fn logits(&self, images: Tensor<4>) -> Tensor<2> {
         self.forward(images)
     }
@@ -103,5 +111,69 @@ impl Classifier for FoldedResNet {
         }
         let x = self.avgpool.forward(x).flatten::<2>(1, 3);
         self.linear.forward(x)
+    }
+}
+
+/// A [`ResidualGroup`] with its second BatchNorm folded. The first one follows the max-pool,
+/// and max commutes with a per-channel scale only when the scale is positive, which only the
+/// weights' values can tell (and the page must not read them back synchronously to decide), so
+/// it stays, in inference mode, on the pooled quarter of the pixels.
+#[derive(Module, Debug)]
+pub struct FoldedGroup {
+    pub conv1: Conv2d,
+    pub norm1: BatchNorm,
+    pub conv2: Conv2d,
+    pub pool: MaxPool2d,
+}
+
+/// A [`FastResNet`] with the foldable BatchNorms folded away and the logit scale in the head.
+#[derive(Module, Debug)]
+pub struct FoldedFastResNet {
+    pub whiten: Conv2d,
+    pub layers: Vec<FoldedGroup>,
+    pub head: Linear,
+}
+
+fn fold_group(group: &ResidualGroup) -> FoldedGroup {
+    FoldedGroup {
+        conv1: group.conv1.clone(),
+        norm1: group.norm1.clone(),
+        conv2: fold(&group.conv2, &group.norm2),
+        pool: group.pool.clone(),
+    }
+}
+
+impl FastResNet {
+    /// The same network with BatchNorm folded into the convolutions (use on a model in
+    /// inference mode, e.g. after `valid()` or loading).
+    pub fn fold_batchnorm(&self) -> FoldedFastResNet {
+        let mut head = self.head.clone();
+        head.weight = Param::from_tensor(self.head.weight.val() * self.logit_scale);
+        FoldedFastResNet {
+            whiten: self.whiten.clone(),
+            layers: self.layers.iter().map(fold_group).collect(),
+            head,
+        }
+    }
+}
+
+impl FoldedGroup {
+    pub fn forward(&self, input: Tensor<4>) -> Tensor<4> {
+        let x = gelu(
+            self.norm1
+                .forward(self.pool.forward(self.conv1.forward(input))),
+        );
+        let residual = gelu(self.conv2.forward(x.clone()));
+        x + residual
+    }
+}
+
+impl Classifier for FoldedFastResNet {
+    fn logits(&self, images: Tensor<4>) -> Tensor<2> {
+        let mut x = gelu(self.whiten.forward(images));
+        for group in &self.layers {
+            x = group.forward(x);
+        }
+        self.head.forward(global_max_pool(x))
     }
 }

@@ -3,7 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::classes::CLASS_NAMES;
-use crate::config::ResNetConfig;
+use crate::config::ModelConfig;
+use crate::inference::Tta;
 use crate::preprocess::Normalization;
 
 /// How and on what a model was trained.
@@ -20,6 +21,10 @@ pub struct TrainingSummary {
     pub images_processed: Option<u64>,
     /// Test-set accuracy in `[0, 1]` after the last epoch (or of the best epoch for `best`).
     pub test_accuracy: Option<f64>,
+    /// The test-time augmentation `test_accuracy` was measured with, and the one `predict` and
+    /// the page use by default; `None` in files written before this was recorded (no TTA).
+    #[serde(default)]
+    pub tta: Option<Tta>,
     /// Training-set accuracy in `[0, 1]` (on augmented batches, as logged during training).
     pub train_accuracy: Option<f64>,
     /// Number of test images the accuracy was measured on.
@@ -98,7 +103,7 @@ impl From<DataField> for DataSummary {
 /// Everything in a weights file besides the tensors.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ModelInfo {
-    pub config: ResNetConfig,
+    pub config: ModelConfig,
     pub class_names: Vec<String>,
     pub normalization: Normalization,
     pub training: Option<TrainingSummary>,
@@ -107,10 +112,10 @@ pub struct ModelInfo {
 impl ModelInfo {
     /// Info for a model of `config`, not yet trained: CIFAR-10's class names and normalisation
     /// when it has ten classes, else the normalisation and names `class 0`, `class 1`, ….
-    pub fn new(config: ResNetConfig) -> Self {
+    pub fn new(config: impl Into<ModelConfig>) -> Self {
         let mut info = Self::cifar10(config);
-        if info.config.num_classes != info.class_names.len() {
-            info.class_names = (0..info.config.num_classes)
+        if info.config.num_classes() != info.class_names.len() {
+            info.class_names = (0..info.config.num_classes())
                 .map(|i| format!("class {i}"))
                 .collect();
         }
@@ -118,9 +123,9 @@ impl ModelInfo {
     }
 
     /// Info for a CIFAR-10 model of the given config, not yet trained.
-    pub fn cifar10(config: ResNetConfig) -> Self {
+    pub fn cifar10(config: impl Into<ModelConfig>) -> Self {
         Self {
-            config,
+            config: config.into(),
             class_names: CLASS_NAMES.iter().map(|name| name.to_string()).collect(),
             normalization: Normalization::CIFAR10,
             training: None,

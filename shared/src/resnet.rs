@@ -87,14 +87,7 @@ impl ResNet {
     /// Learnable parameters, counted as PyTorch's `sum(p.numel() for p in model.parameters())`:
     /// BatchNorm running statistics are buffers there, while Burn's `num_params` includes them.
     pub fn num_learnable_params(&self) -> usize {
-        use burn::store::ModuleSnapshot;
-        self.collect(None, None, false)
-            .iter()
-            .filter(|tensor| {
-                !tensor.name.ends_with("running_mean") && !tensor.name.ends_with("running_var")
-            })
-            .map(|tensor| tensor.shape.iter().product::<usize>())
-            .sum()
+        crate::model::learnable_params(self)
     }
 
     /// The four stages in order.

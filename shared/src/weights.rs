@@ -1,7 +1,9 @@
 //! Safetensors save/load through burn-store, with self-describing metadata.
 //!
-//! A file holds the tensors under the parameter paths of [`ResNet`] (kuangliu/pytorch-cifar
-//! names) and, in its `__metadata__`, the model config, the class names, the input
+//! A file holds the tensors under the parameter paths of the [`Model`] (the PyTorch names:
+//! kuangliu/pytorch-cifar's for the ResNet, `bench/pytorch_resnet.py`'s for the fast net; the
+//! enum's variant is not part of a name) and, in its `__metadata__`, the model config (which
+//! names the architecture), the class names, the input
 //! normalisation and a training summary, so that [`load_model`] builds the right network from
 //! the file alone. Two layouts exist:
 //! - [`Layout::Burn`]: BatchNorm `gamma`/`beta`, Linear weight `[in, out]` (what Burn holds);
@@ -25,10 +27,11 @@ use burn::store::{
 use burn::tensor::DType;
 use safetensors::SafeTensors;
 
-use crate::config::{ResNetConfig, STAGES};
+use crate::config::{ModelConfig, ResNetConfig, STAGES};
+use crate::fast::{FastResNetConfig, GROUPS};
 use crate::metadata::{ModelInfo, TrainingSummary};
+use crate::model::Model;
 use crate::preprocess::Normalization;
-use crate::resnet::ResNet;
 
 /// Value of the `format` metadata key in files we write.
 pub const FORMAT: &str = "cifar-resnet";
@@ -108,14 +111,14 @@ pub struct WeightsHeader {
     pub layout: Layout,
 }
 
-/// Serialises `model` with `info` as metadata.
-pub fn to_safetensors(
-    model: &ResNet,
+/// Serialises `model` (a [`Model`] or one member's network) with `info` as metadata.
+pub fn to_safetensors<M: ModuleSnapshot>(
+    model: &M,
     info: &ModelInfo,
     precision: Precision,
     layout: Layout,
 ) -> Result<Vec<u8>, WeightsError> {
-    let mut store = SafetensorsStore::from_bytes(None);
+    let mut store = SafetensorsStore::from_bytes(None).skip_enum_variants(true);
     for (key, value) in metadata_entries(info, precision, layout) {
         store = store.metadata(key, value);
     }
@@ -227,7 +230,11 @@ pub fn read_header(bytes: &[u8]) -> Result<WeightsHeader, WeightsError> {
     if tensors.is_empty() {
         return Err(WeightsError::Format("the file holds no tensors".into()));
     }
-    let layout = if tensors.contains_key("bn1.weight") {
+    // PyTorch names a BatchNorm's scale `weight`, Burn `gamma`.
+    let layout = if tensors.keys().any(|name| {
+        name.strip_suffix(".running_mean")
+            .is_some_and(|module| tensors.contains_key(&format!("{module}.weight")))
+    }) {
         Layout::PyTorch
     } else {
         Layout::Burn
@@ -246,12 +253,11 @@ impl WeightsHeader {
         self.check_format_version()?;
         let config = match self.metadata.get("model_config") {
             Some(text) => {
-                let config = ResNetConfig::load_binary(text.as_bytes()).map_err(|err| {
-                    WeightsError::Metadata {
+                let config =
+                    ModelConfig::from_json(text).map_err(|problem| WeightsError::Metadata {
                         key: "model_config".into(),
-                        problem: err.to_string(),
-                    }
-                })?;
+                        problem,
+                    })?;
                 config
                     .validate()
                     .map_err(|problem| WeightsError::Metadata {
@@ -264,13 +270,13 @@ impl WeightsHeader {
         };
         let mut info = ModelInfo::new(config);
         if let Some(names) = self.parse_field::<Vec<String>>("class_names")? {
-            if names.len() != info.config.num_classes {
+            if names.len() != info.config.num_classes() {
                 return Err(WeightsError::Metadata {
                     key: "class_names".into(),
                     problem: format!(
                         "{} names for {} classes",
                         names.len(),
-                        info.config.num_classes
+                        info.config.num_classes()
                     ),
                 });
             }
@@ -331,9 +337,46 @@ impl WeightsHeader {
             .ok_or_else(|| WeightsError::Config(format!("no metadata and no tensor `{name}`")))
     }
 
+    /// The architecture from the names (`whiten.weight` is the fast net's), its shape from the
+    /// tensor shapes.
+    fn infer_config(&self) -> Result<ModelConfig, WeightsError> {
+        if self.tensors.contains_key("whiten.weight") {
+            self.infer_fast_config().map(ModelConfig::Fast)
+        } else {
+            self.infer_resnet_config().map(ModelConfig::ResNet)
+        }
+    }
+
+    /// Classes from the classifier's weight, `[in, out]` in Burn's layout, `[out, in]` in
+    /// PyTorch's.
+    fn classes_of(&self, name: &str) -> Result<usize, WeightsError> {
+        let shape = self.shape_of(name)?;
+        match self.layout {
+            Layout::Burn => shape.get(1),
+            Layout::PyTorch => shape.first(),
+        }
+        .copied()
+        .ok_or_else(|| WeightsError::Config(format!("`{name}` is not a matrix")))
+    }
+
+    /// Widths from each group's first conv, the whitening kernel from its weight; the logit
+    /// scale and BatchNorm ε (not stored as tensors) are the defaults.
+    fn infer_fast_config(&self) -> Result<FastResNetConfig, WeightsError> {
+        let widths = (0..GROUPS)
+            .map(|group| Ok(self.shape_of(&format!("layers.{group}.conv1.weight"))?[0]))
+            .collect::<Result<Vec<_>, WeightsError>>()?;
+        let whiten_kernel = self.shape_of("whiten.weight")?.get(2).copied().unwrap_or(0);
+        let config = FastResNetConfig::new()
+            .with_widths(widths)
+            .with_whiten_kernel(whiten_kernel)
+            .with_num_classes(self.classes_of("head.weight")?);
+        config.validate().map_err(WeightsError::Config)?;
+        Ok(config)
+    }
+
     /// Widths from each stage's first conv, blocks from the block indices present, classes
     /// from the classifier.
-    fn infer_config(&self) -> Result<ResNetConfig, WeightsError> {
+    fn infer_resnet_config(&self) -> Result<ResNetConfig, WeightsError> {
         let mut widths = Vec::with_capacity(STAGES);
         let mut blocks = Vec::with_capacity(STAGES);
         for stage in 1..=STAGES {
@@ -349,13 +392,7 @@ impl WeightsHeader {
             widths.push(width);
             blocks.push(count);
         }
-        let linear = self.shape_of("linear.weight")?;
-        let num_classes = match self.layout {
-            Layout::Burn => linear.get(1),
-            Layout::PyTorch => linear.first(),
-        }
-        .copied()
-        .ok_or_else(|| WeightsError::Config("`linear.weight` is not a matrix".into()))?;
+        let num_classes = self.classes_of("linear.weight")?;
         let config = ResNetConfig::new()
             .with_widths(widths)
             .with_blocks(blocks)
@@ -366,7 +403,7 @@ impl WeightsHeader {
 }
 
 /// Builds the model described by the file and loads its weights onto `device`.
-pub fn load_model(bytes: &[u8], device: &Device) -> Result<(ResNet, ModelInfo), WeightsError> {
+pub fn load_model(bytes: &[u8], device: &Device) -> Result<(Model, ModelInfo), WeightsError> {
     let header = read_header(bytes)?;
     let info = header.model_info()?;
     let mut model = info.config.init(device);
@@ -377,12 +414,12 @@ pub fn load_model(bytes: &[u8], device: &Device) -> Result<(ResNet, ModelInfo), 
 /// Loads weights into an existing model. On an error the model may be partly loaded: callers
 /// load into a fresh model and keep the previous one until this succeeds (as [`load_model`]).
 pub fn load_into(
-    model: &mut ResNet,
+    model: &mut Model,
     header: &WeightsHeader,
     bytes: &[u8],
 ) -> Result<(), WeightsError> {
     let to_f32 = FloatCastAdapter::to(DType::F32);
-    let mut store = SafetensorsStore::from_bytes(Some(bytes.to_vec()));
+    let mut store = SafetensorsStore::from_bytes(Some(bytes.to_vec())).skip_enum_variants(true);
     store = match header.layout {
         Layout::Burn => store.with_from_adapter(to_f32),
         Layout::PyTorch => store.with_from_adapter(PyTorchToBurnAdapter.chain(to_f32)),
@@ -432,9 +469,9 @@ pub fn load_into(
 }
 
 /// Parameter path → shape, as the model holds them (Burn names).
-fn model_shapes(model: &ResNet) -> BTreeMap<String, Vec<usize>> {
+fn model_shapes(model: &Model) -> BTreeMap<String, Vec<usize>> {
     model
-        .collect(None, None, false)
+        .collect(None, None, true)
         .into_iter()
         .map(|tensor| (tensor.name.clone(), tensor.shape.to_vec()))
         .collect()

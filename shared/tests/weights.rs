@@ -8,9 +8,17 @@ use burn::prelude::*;
 use burn::tensor::Distribution;
 use cifar_model::weights::{WeightsError, load_into, read_header};
 use cifar_model::{
-    DataSummary, Layout, ModelInfo, Precision, ResNet, ResNetConfig, TrainingSummary, load_model,
-    to_safetensors,
+    Classifier, DataSummary, Layout, Model, ModelInfo, Precision, ResNet, ResNetConfig,
+    TrainingSummary, load_model, to_safetensors,
 };
+
+/// The ResNet inside a loaded model (these tests write ResNets).
+fn resnet(model: &Model) -> &ResNet {
+    match model {
+        Model::ResNet(model) => model,
+        other => panic!("expected a ResNet, loaded {other:?}"),
+    }
+}
 
 fn device() -> Device {
     Device::flex()
@@ -37,6 +45,7 @@ fn info() -> ModelInfo {
         seconds: Some(12.5),
         images_processed: Some(900),
         test_accuracy: Some(0.5),
+        tta: None,
         train_accuracy: Some(0.6),
         test_images: Some(100),
         data: DataSummary {
@@ -59,9 +68,9 @@ fn input() -> Tensor<4> {
     Tensor::from_data(TensorData::new(values, [4, 3, 32, 32]), &device())
 }
 
-fn logits(model: &ResNet) -> Vec<f32> {
+fn logits(model: &impl Classifier) -> Vec<f32> {
     model
-        .forward(input())
+        .logits(input())
         .into_data()
         .try_to_vec::<f32>()
         .unwrap()
@@ -89,7 +98,7 @@ fn f32_round_trip_is_exact_and_keeps_metadata() {
         .into_data()
         .try_to_vec::<f32>()
         .unwrap();
-    let restored = loaded
+    let restored = resnet(&loaded)
         .bn1
         .running_var
         .value()
@@ -177,7 +186,7 @@ fn files_without_metadata_are_understood_from_their_shapes() {
         let bytes = to_safetensors(&model, &info(), Precision::F32, layout).unwrap();
         let bare = rewrite(&bytes, None, &[]);
         let (loaded, loaded_info) = load_model(&bare, &device()).unwrap();
-        assert_eq!(loaded_info.config, ResNetConfig::narrow());
+        assert_eq!(loaded_info.config, ResNetConfig::narrow().into());
         assert_eq!(loaded_info.training, None);
         assert_eq!(logits(&loaded), logits(&model));
     }
@@ -228,7 +237,7 @@ fn shape_mismatches_name_the_tensor_and_both_shapes() {
 
     // Loading into an existing model of another shape.
     let header = read_header(&bytes).unwrap();
-    let mut other = ResNetConfig::new().init(&device());
+    let mut other: Model = ResNetConfig::new().init(&device()).into();
     assert!(matches!(
         load_into(&mut other, &header, &bytes),
         Err(WeightsError::Shape { .. })

@@ -48,3 +48,28 @@ impl ModuleMapper for Blend {
         })
     }
 }
+
+/// Returns `model` with every float tensor replaced by `source`'s (same structure), keeping the
+/// model's parameter ids (so the optimiser's momentum stays attached) and whether each tracks
+/// gradients. Lookahead's reset of the fast weights to the slow ones.
+pub fn assign<M: Module, S: Module>(model: M, source: &S) -> M {
+    let mut collect = Collect(Vec::new());
+    source.visit(&mut collect);
+    model.map(&mut Assign(collect.0.into_iter()))
+}
+
+struct Assign(std::vec::IntoIter<Tensor<1>>);
+
+impl ModuleMapper for Assign {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let source = self
+            .0
+            .next()
+            .expect("the model and the source have the same structure");
+        param.map(|old| {
+            let active = old.is_require_grad();
+            let new = source.reshape(old.dims()).to_device(&old.device()).detach();
+            if active { new.require_grad() } else { new }
+        })
+    }
+}

@@ -13,7 +13,7 @@ use burn::optim::momentum::MomentumConfig;
 use burn::optim::{GradientsParams, SgdConfig};
 use burn::prelude::*;
 use burn::tensor::Distribution;
-use cifar_model::{Classifier, ResNetConfig};
+use cifar_model::{Classifier, ModelConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::fsutil::write_atomic;
@@ -88,7 +88,7 @@ pub fn run(
     Ok(())
 }
 
-pub fn measure(config: &ResNetConfig, settings: &BenchSettings, device: &Device) -> Throughput {
+pub fn measure(config: &ModelConfig, settings: &BenchSettings, device: &Device) -> Throughput {
     device.seed(0);
     // Training step: forward, backward, SGD update, as in the training loop.
     let train_device = device.clone().autodiff();
@@ -103,7 +103,7 @@ pub fn measure(config: &ResNetConfig, settings: &BenchSettings, device: &Device)
         &train_device,
     );
     let labels: Vec<i64> = (0..settings.train_batch as i64)
-        .map(|i| i % config.num_classes as i64)
+        .map(|i| i % config.num_classes() as i64)
         .collect();
     let targets = Tensor::<1, Int>::from_data(
         TensorData::new(labels, [settings.train_batch]),

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use burn::module::Module;
 use burn::optim::ModuleOptimizer;
-use cifar_model::ResNet;
+use cifar_model::Model;
 use serde::{Deserialize, Serialize};
 
 pub const CHECKPOINT_DIR: &str = "checkpoint";
@@ -40,9 +40,9 @@ fn paths(run_dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
 /// Saves the model, the optimiser, the weight average (when the run keeps one) and the state.
 pub fn save(
     run_dir: &Path,
-    model: &ResNet,
+    model: &Model,
     optimizer: &ModuleOptimizer,
-    average: Option<&ResNet>,
+    average: Option<&Model>,
     state: &LoopState,
 ) -> Result<()> {
     let (current, partial, previous) = paths(run_dir);
@@ -93,9 +93,9 @@ pub fn find(run_dir: &Path) -> Option<PathBuf> {
 
 /// What a checkpoint restores.
 pub struct Restored {
-    pub model: ResNet,
+    pub model: Model,
     pub optimizer: ModuleOptimizer,
-    pub average: Option<ResNet>,
+    pub average: Option<Model>,
     pub state: LoopState,
 }
 
@@ -103,9 +103,9 @@ pub struct Restored {
 /// from the newest checkpoint.
 pub fn load(
     run_dir: &Path,
-    model: ResNet,
+    model: Model,
     optimizer: ModuleOptimizer,
-    average: Option<ResNet>,
+    average: Option<Model>,
 ) -> Result<Restored> {
     let Some(dir) = find(run_dir) else {
         bail!(

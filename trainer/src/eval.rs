@@ -29,7 +29,7 @@ pub struct EvalRequest {
 pub fn run(request: EvalRequest) -> Result<()> {
     let device = &request.device;
     let (model, info) = weights_file::load(&request.weights, device)?;
-    check_cifar10_classes(info.config.num_classes)
+    check_cifar10_classes(info.config.num_classes())
         .with_context(|| format!("weights {}", request.weights.display()))?;
     let model = model.fold_batchnorm();
     let mut limits = request.limits;

@@ -4,16 +4,16 @@
 
 use anyhow::Result;
 use burn::prelude::*;
-use cifar_model::{Layout, ModelInfo, Precision, ResNet, Tta, load_model, to_safetensors};
+use cifar_model::{Layout, Model, ModelInfo, Precision, Tta, load_model, to_safetensors};
 use indicatif::ProgressBar;
 
 use crate::data::Dataset;
 use crate::evaluate::{Predictions, predict_dataset};
 
-/// Serialises `model` as f16, evaluates exactly those weights (BatchNorm folded, as `eval`) on
-/// `test`, and returns the file with that accuracy in its training summary, and the predictions.
+/// Serialises `model` as f16, evaluates exactly those weights (BatchNorm folded, as `eval`, with
+/// the TTA the metadata names) on `test`, and returns the file with that accuracy in its training summary, and the predictions.
 pub fn f16_with_own_accuracy(
-    model: &ResNet,
+    model: &Model,
     info: &ModelInfo,
     test: &Dataset,
     batch_size: usize,
@@ -27,7 +27,10 @@ pub fn f16_with_own_accuracy(
         test,
         &info.normalization,
         batch_size,
-        Tta::None,
+        info.training
+            .as_ref()
+            .and_then(|training| training.tta)
+            .unwrap_or(Tta::None),
         device,
         progress,
     )?;

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use burn::config::Config;
-use cifar_model::ResNetConfig;
+use cifar_model::{FastResNetConfig, ModelConfig, ResNetConfig, Tta};
 use serde_json::Value;
 
 use crate::augment::AugmentConfig;
@@ -18,22 +18,30 @@ pub enum ModelPreset {
     Resnet18,
     /// Widths 16/32/64/128, for CPU training.
     Narrow,
+    /// The fast residual net (airbench layout with residual groups), widths 64/256/256.
+    Fast,
 }
 
 impl ModelPreset {
-    pub const ALL: [ModelPreset; 2] = [ModelPreset::Resnet18, ModelPreset::Narrow];
+    pub const ALL: [ModelPreset; 3] = [
+        ModelPreset::Resnet18,
+        ModelPreset::Narrow,
+        ModelPreset::Fast,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             ModelPreset::Resnet18 => "resnet18",
             ModelPreset::Narrow => "narrow",
+            ModelPreset::Fast => "fast",
         }
     }
 
-    pub fn config(self) -> ResNetConfig {
+    pub fn config(self) -> ModelConfig {
         match self {
-            ModelPreset::Resnet18 => ResNetConfig::new(),
-            ModelPreset::Narrow => ResNetConfig::narrow(),
+            ModelPreset::Resnet18 => ResNetConfig::new().into(),
+            ModelPreset::Narrow => ResNetConfig::narrow().into(),
+            ModelPreset::Fast => FastResNetConfig::new().into(),
         }
     }
 }
@@ -50,8 +58,9 @@ pub struct Overrides {
 
 #[derive(Config, Debug, PartialEq)]
 pub struct TrainingConfig {
-    #[config(default = "ResNetConfig::new()")]
-    pub model: ResNetConfig,
+    /// The network; `architecture` (`resnet` when left out, or `fast-resnet`) picks the member.
+    #[config(default = "ModelConfig::default()")]
+    pub model: ModelConfig,
     #[config(default = "AugmentConfig::new()")]
     pub augment: AugmentConfig,
     #[config(default = 30)]
@@ -89,8 +98,84 @@ pub struct TrainingConfig {
     /// average, which starts from the initial weights, is what is evaluated and saved.
     #[config(default = "None")]
     pub ema_decay: Option<f64>,
+    /// Lookahead (Zhang et al. 2019, as airbench uses it): every `every` steps the slow
+    /// weights move towards the model, `slow ← d·slow + (1 − d)·model`, and the model is reset to
+    /// them; `d = decay · (step / total)^power` grows over the run. The slow weights are what is
+    /// evaluated and saved. Not with `ema_decay`.
+    #[config(default = "None")]
+    pub lookahead: Option<LookaheadConfig>,
+    /// When set (e.g. 1024), `learning_rate` and `weight_decay` are airbench's batch-size- and
+    /// momentum-independent units: the step on the mean loss is
+    /// `learning_rate · batch / (R · (1 + 1/(1 − momentum)))` and the decay per step
+    /// `weight_decay · batch / (R · (1 + 1/(1 − momentum)))` of each weight, so the same numbers
+    /// work at any batch size.
+    #[config(default = "None")]
+    pub lr_reference_batch: Option<usize>,
+    #[config(default = "BatchNormTraining::new()")]
+    pub batchnorm: BatchNormTraining,
+    /// Sets the first `min(in, out)` filters of every 3×3 convolution to the identity (a Dirac
+    /// delta), the rest keep their random init (airbench's init).
+    #[config(default = false)]
+    pub identity_init: bool,
+    /// Initialise the fast net's whitening convolution from the training images' patch
+    /// covariance and keep it frozen (its bias trains for `bias_epochs`).
+    #[config(default = "None")]
+    pub whitening: Option<WhiteningConfig>,
+    /// Test-time augmentation of the per-epoch test accuracy (the one stored in the weights'
+    /// metadata, which names it): `none`, `flip` or `multi`.
+    #[config(default = "Tta::None")]
+    pub eval_tta: Tta,
     #[config(default = 42)]
     pub seed: u64,
+}
+
+/// Lookahead's schedule (see [`TrainingConfig::lookahead`]).
+#[derive(Config, Debug, PartialEq)]
+pub struct LookaheadConfig {
+    #[config(default = 5)]
+    pub every: usize,
+    /// airbench's 0.95⁵.
+    #[config(default = 0.7737809374999998)]
+    pub decay: f64,
+    #[config(default = 3.0)]
+    pub power: f64,
+}
+
+impl LookaheadConfig {
+    /// `d` after `step` of `total` steps.
+    pub fn decay_at(&self, step: usize, total: usize) -> f64 {
+        self.decay * (step as f64 / total.max(1) as f64).powf(self.power)
+    }
+}
+
+/// How BatchNorm layers train.
+#[derive(Config, Debug, PartialEq)]
+pub struct BatchNormTraining {
+    /// Weight of the new batch in the running statistics, PyTorch's `momentum` (airbench's
+    /// 0.6 is 0.4 here); `None` keeps the layers' own (0.1).
+    #[config(default = "None")]
+    pub momentum: Option<f64>,
+    /// Keep every BatchNorm scale γ at its initial 1 (airbench).
+    #[config(default = false)]
+    pub frozen_scale: bool,
+    /// Learning-rate multiplier of the BatchNorm biases β (airbench's 64): their gradient is
+    /// scaled, their weight decay is not.
+    #[config(default = 1.0)]
+    pub bias_lr_multiplier: f64,
+}
+
+/// Whitening initialisation (see [`TrainingConfig::whitening`]).
+#[derive(Config, Debug, PartialEq)]
+pub struct WhiteningConfig {
+    /// Training images whose patches give the covariance (the first N, normalised).
+    #[config(default = 5000)]
+    pub images: usize,
+    /// Added to each eigenvalue before the inverse square root.
+    #[config(default = 5e-4)]
+    pub epsilon: f64,
+    /// Epochs the whitening bias trains before it freezes too.
+    #[config(default = 3)]
+    pub bias_epochs: usize,
 }
 
 impl TrainingConfig {
@@ -102,6 +187,19 @@ impl TrainingConfig {
         let overrides: Value = serde_json::from_str(&text)
             .with_context(|| format!("the config {} is not valid JSON", path.display()))?;
         let mut merged = serde_json::to_value(TrainingConfig::new())?;
+        // Another architecture than the default's: merge into that architecture's defaults.
+        if let Some(architecture) = overrides
+            .get("model")
+            .and_then(|model| model.get("architecture"))
+        {
+            let defaults = ModelConfig::from_json(
+                &serde_json::json!({ "architecture": architecture }).to_string(),
+            )
+            .map_err(|problem| {
+                anyhow::anyhow!("the config {}: `model`: {problem}", path.display())
+            })?;
+            merged["model"] = serde_json::to_value(defaults)?;
+        }
         merge(&mut merged, overrides, "")
             .with_context(|| format!("the config {}", path.display()))?;
         serde_json::from_value(merged).with_context(|| format!("the config {}", path.display()))
@@ -185,6 +283,43 @@ impl TrainingConfig {
         {
             return Err("`ema_decay` must be in (0, 1)".into());
         }
+        if let Some(lookahead) = &self.lookahead {
+            if self.ema_decay.is_some() {
+                return Err(
+                    "`lookahead` and `ema_decay` both average the weights: keep one".into(),
+                );
+            }
+            if lookahead.every == 0 {
+                return Err("`lookahead.every` must be at least 1".into());
+            }
+            if !(0.0..=1.0).contains(&lookahead.decay) || !(lookahead.power >= 0.0) {
+                return Err("`lookahead.decay` must be in [0, 1] and `power` ≥ 0".into());
+            }
+        }
+        if self.lr_reference_batch == Some(0) {
+            return Err("`lr_reference_batch` must be at least 1".into());
+        }
+        if let Some(momentum) = self.batchnorm.momentum
+            && !(momentum > 0.0 && momentum <= 1.0)
+        {
+            return Err("`batchnorm.momentum` must be in (0, 1]".into());
+        }
+        if !(self.batchnorm.bias_lr_multiplier.is_finite()
+            && self.batchnorm.bias_lr_multiplier > 0.0)
+        {
+            return Err("`batchnorm.bias_lr_multiplier` must be positive".into());
+        }
+        if let Some(whitening) = &self.whitening {
+            if !matches!(self.model, ModelConfig::Fast(_)) {
+                return Err(
+                    "`whitening` initialises the fast net's `whiten` layer: it needs                      `model.architecture` \"fast-resnet\""
+                        .into(),
+                );
+            }
+            if whitening.images == 0 || !(whitening.epsilon > 0.0) {
+                return Err("`whitening.images` must be ≥ 1 and `whitening.epsilon` > 0".into());
+            }
+        }
         self.lr_shape.validate()?;
         if matches!(self.lr_shape, LrShape::Triangular { .. })
             && (self.warmup_epochs > 0 || self.restart_epochs.is_some())
@@ -200,11 +335,33 @@ impl TrainingConfig {
         Ok(())
     }
 
+    /// `1 / (R · (1 + 1/(1 − momentum)))` per example under `lr_reference_batch`, else `None`.
+    fn reference_scale(&self) -> Option<f64> {
+        self.lr_reference_batch.map(|reference| {
+            self.batch_size as f64 / (reference as f64 * (1.0 + 1.0 / (1.0 - self.momentum)))
+        })
+    }
+
+    /// The peak learning rate of a step on the mean loss over a batch.
+    pub fn step_learning_rate(&self) -> f64 {
+        self.learning_rate * self.reference_scale().unwrap_or(1.0)
+    }
+
+    /// The coupled weight decay the optimiser adds to each gradient (`λ` in `g + λ·w`): the
+    /// config's value, or under `lr_reference_batch` the λ whose step `lr·λ·w` is the decay per
+    /// step the units define (`weight_decay / learning_rate`, the same at any batch size).
+    pub fn coupled_weight_decay(&self) -> f64 {
+        match self.reference_scale() {
+            Some(_) => self.weight_decay / self.learning_rate,
+            None => self.weight_decay,
+        }
+    }
+
     /// The schedule for `steps_per_epoch` optimisation steps per epoch.
     pub fn schedule(&self, steps_per_epoch: usize) -> LrSchedule {
         LrSchedule {
             shape: self.lr_shape,
-            base_lr: self.learning_rate,
+            base_lr: self.step_learning_rate(),
             min_lr: self.min_learning_rate,
             warmup_steps: self.warmup_epochs.min(self.epochs) * steps_per_epoch,
             total_steps: self.epochs * steps_per_epoch,

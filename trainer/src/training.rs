@@ -16,7 +16,7 @@ use burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::prelude::*;
 use cifar_model::preprocess::IMAGE_SIZE;
 use cifar_model::{
-    DataSummary, Layout, ModelInfo, Normalization, Precision, ResNet, TrainingSummary, Tta,
+    DataSummary, Layout, Model, ModelInfo, Normalization, Precision, TrainingSummary,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
@@ -24,13 +24,14 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
 use crate::augment::{self, BatchPosition};
-use crate::averaging::ema_update;
+use crate::averaging::{assign, ema_update};
 use crate::checkpoint::{self, LoopState};
 use crate::data::Cifar10;
 use crate::evaluate::{check_cifar10_classes, predict_dataset};
 use crate::fsutil::write_atomic;
 use crate::half_precision::f16_with_own_accuracy;
 use crate::metrics::{self, EpochRecord};
+use crate::param_groups::{GradientPolicy, ParamGroups};
 use crate::plot;
 use crate::schedule::LrSchedule;
 use crate::settings::TrainingConfig;
@@ -74,7 +75,8 @@ fn optimizer(config: &TrainingConfig) -> ModuleOptimizer {
                 .with_nesterov(config.nesterov),
         ))
         .with_weight_decay(
-            (config.weight_decay > 0.0).then(|| WeightDecayConfig::new(config.weight_decay as f32)),
+            (config.weight_decay > 0.0)
+                .then(|| WeightDecayConfig::new(config.coupled_weight_decay() as f32)),
         )
         .init()
 }
@@ -118,10 +120,12 @@ pub fn print_outcome(outcome: &Outcome) {
 
 /// What the loop carries from epoch to epoch.
 struct Session {
-    model: ResNet,
+    model: Model,
     optim: ModuleOptimizer,
-    /// The weight average (on the evaluation device) when the run keeps one.
-    average: Option<ResNet>,
+    /// The weight average (on the evaluation device) when the run keeps one (EMA or
+    /// Lookahead's slow weights).
+    average: Option<Model>,
+    groups: ParamGroups,
     state: LoopState,
     records: Vec<EpochRecord>,
     schedule: LrSchedule,
@@ -137,7 +141,7 @@ fn prepare(run: &Run) -> Result<Session> {
     config
         .validate()
         .map_err(|problem| anyhow::anyhow!("invalid training config: {problem}"))?;
-    check_cifar10_classes(config.model.num_classes).context("`model.num_classes`")?;
+    check_cifar10_classes(config.model.num_classes()).context("`model.num_classes`")?;
     let out = &run.out;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     if !run.resume && checkpoint::find(out).is_some() {
@@ -151,9 +155,11 @@ fn prepare(run: &Run) -> Result<Session> {
     let steps_per_epoch = run.data.train.len().div_ceil(config.batch_size);
     let train_device = run.device.clone().autodiff();
     run.device.seed(config.seed);
-    let model = config.model.init(&train_device);
+    let model = initialise(config, config.model.init(&train_device), run.data);
+    let averages = config.ema_decay.is_some() || config.lookahead.is_some();
     let mut session = Session {
-        average: config.ema_decay.map(|_| model.valid()),
+        average: averages.then(|| model.valid()),
+        groups: ParamGroups::of(&model),
         model,
         optim: optimizer(config),
         state: LoopState {
@@ -186,10 +192,66 @@ fn prepare(run: &Run) -> Result<Session> {
     Ok(session)
 }
 
+/// The recipe's changes to a fresh model: BatchNorm momentum, identity and whitening init.
+fn initialise(config: &TrainingConfig, mut model: Model, data: &Cifar10) -> Model {
+    if let Some(momentum) = config.batchnorm.momentum {
+        for norm in model.batchnorms_mut() {
+            norm.momentum = momentum;
+        }
+    }
+    if config.identity_init {
+        model = crate::init::identity_init(model);
+    }
+    if let (Some(whitening), Some(conv)) = (&config.whitening, model.whitening_mut()) {
+        let count = whitening.images.min(data.train.len());
+        let indices: Vec<usize> = (0..count).collect();
+        let bytes = data.train.gather(&indices);
+        let size = IMAGE_SIZE * IMAGE_SIZE;
+        let (mean, std) = (Normalization::CIFAR10.mean, Normalization::CIFAR10.std);
+        let values: Vec<f32> = bytes
+            .iter()
+            .enumerate()
+            .map(|(i, &byte)| {
+                let channel = (i / size) % 3;
+                (byte as f32 / 255.0 - mean[channel]) / std[channel]
+            })
+            .collect();
+        conv.weight = crate::init::set_whitening(
+            conv.weight.clone(),
+            &values,
+            count,
+            [3, IMAGE_SIZE, IMAGE_SIZE],
+            whitening.epsilon,
+        );
+    }
+    model
+}
+
 impl Session {
     /// The weights that are evaluated and saved: the average when the run keeps one.
-    fn evaluated(&self) -> ResNet {
+    fn evaluated(&self) -> Model {
         self.average.clone().unwrap_or_else(|| self.model.valid())
+    }
+
+    /// The parameter groups' treatment in `epoch` (the whitening bias freezes after its epochs).
+    fn gradient_policy(&self, config: &TrainingConfig, epoch: usize) -> GradientPolicy {
+        let mut policy = GradientPolicy::default();
+        if config.batchnorm.frozen_scale {
+            policy.frozen_1d.extend(&self.groups.batchnorm_scales);
+        }
+        if config.batchnorm.bias_lr_multiplier != 1.0 {
+            policy.scaled.push((
+                self.groups.batchnorm_biases.clone(),
+                config.batchnorm.bias_lr_multiplier,
+            ));
+        }
+        if let Some(whitening) = &config.whitening {
+            policy.frozen_4d.extend(&self.groups.whiten_weight);
+            if epoch > whitening.bias_epochs {
+                policy.frozen_1d.extend(&self.groups.whiten_bias);
+            }
+        }
+        policy
     }
 }
 
@@ -233,6 +295,8 @@ fn train_epoch(run: &Run, mut session: Session, epoch: usize) -> Result<(Session
     let mut correct_sum = Tensor::<1, Int>::zeros([1], &device);
     let mut seen = 0usize;
     let mut lr = session.schedule.lr(session.state.step);
+    let policy = session.gradient_policy(config, epoch);
+    let total_steps = config.epochs * session.steps_per_epoch;
     for (batch_index, batch) in order.chunks(config.batch_size).enumerate() {
         lr = session.schedule.lr(session.state.step);
         let images = batch_images(&train_data.gather(batch), batch.len(), &device);
@@ -257,10 +321,25 @@ fn train_epoch(run: &Run, mut session: Session, epoch: usize) -> Result<(Session
 
         let logits = session.model.forward(images);
         let loss = loss_fn.forward(logits.clone(), targets.clone());
-        let grads = GradientsParams::from_grads(loss.backward(), &session.model);
+        let mut grads = GradientsParams::from_grads(loss.backward(), &session.model);
+        policy.apply(&mut grads);
         session.model = session.optim.step(lr, session.model, grads);
+        let step = session.state.step + 1;
         if let (Some(average), Some(decay)) = (session.average.take(), config.ema_decay) {
             session.average = Some(ema_update(average, &session.model.valid(), decay));
+        } else if let (Some(average), Some(lookahead)) = (session.average.take(), &config.lookahead)
+        {
+            session.average = Some(if step % lookahead.every == 0 {
+                let slow = ema_update(
+                    average,
+                    &session.model.valid(),
+                    lookahead.decay_at(step, total_steps),
+                );
+                session.model = assign(session.model, &slow);
+                slow
+            } else {
+                average
+            });
         }
 
         loss_sum = loss_sum + loss.detach() * batch.len() as f32;
@@ -321,7 +400,7 @@ fn evaluate_epoch(
         &run.data.test,
         &Normalization::CIFAR10,
         run.config.eval_batch_size,
-        Tta::None,
+        run.config.eval_tta,
         &run.device,
         None,
     )?;
@@ -426,6 +505,7 @@ fn summary(run: &Run, records: &[EpochRecord]) -> TrainingSummary {
         seconds: Some(records.iter().map(|r| r.seconds).sum()),
         images_processed: Some((epochs * run.data.train.len()) as u64),
         test_accuracy: Some(record.test_accuracy),
+        tta: Some(run.config.eval_tta),
         train_accuracy: Some(record.train_accuracy),
         test_images: Some(run.data.test.len()),
         data: run.data_summary.clone(),

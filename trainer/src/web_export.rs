@@ -34,7 +34,7 @@ pub struct WebExportRequest {
 pub fn run(request: WebExportRequest) -> Result<()> {
     let device = &request.device;
     let (model, mut info) = weights_file::load(&request.weights, device)?;
-    check_cifar10_classes(info.config.num_classes)
+    check_cifar10_classes(info.config.num_classes())
         .with_context(|| format!("weights {}", request.weights.display()))?;
     if let (Some(path), Some(training)) = (&request.training_data, info.training.as_mut()) {
         // A file is hashed as it is; a folder's records are hashed as loaded.

@@ -5,12 +5,12 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use burn::prelude::*;
-use cifar_model::{Layout, ModelInfo, Precision, ResNet};
+use cifar_model::{Layout, Model, ModelInfo, Precision};
 
 use crate::fsutil::write_atomic;
 
 /// Reads a weights file and builds its model on `device`.
-pub fn load(path: &Path, device: &Device) -> Result<(ResNet, ModelInfo)> {
+pub fn load(path: &Path, device: &Device) -> Result<(Model, ModelInfo)> {
     let bytes =
         std::fs::read(path).with_context(|| format!("cannot read weights {}", path.display()))?;
     cifar_model::load_model(&bytes, device).with_context(|| format!("weights {}", path.display()))
@@ -18,7 +18,7 @@ pub fn load(path: &Path, device: &Device) -> Result<(ResNet, ModelInfo)> {
 
 /// Saves `model` as safetensors with `info` as metadata, atomically.
 pub fn write(
-    model: &ResNet,
+    model: &Model,
     info: &ModelInfo,
     precision: Precision,
     layout: Layout,

@@ -498,6 +498,7 @@ fn export_web_writes_the_browser_assets() {
         seconds: None,
         images_processed: None,
         test_accuracy: Some(0.5),
+        tta: None,
         train_accuracy: None,
         test_images: Some(10_000),
         data: cifar_model::DataSummary::name_only("somewhere"),
@@ -564,7 +565,7 @@ fn export_web_writes_the_browser_assets() {
         &device,
     )
     .unwrap();
-    assert_eq!(info.config, cifar_model::ResNetConfig::narrow());
+    assert_eq!(info.config, cifar_model::ResNetConfig::narrow().into());
     let eval = temp.path().join("eval");
     ok(&[
         "eval",

@@ -17,7 +17,7 @@ fn assets() -> PathBuf {
 
 /// Predicted class of each record (label byte + planar pixels), computed without the shared
 /// inference module: normalisation as the formula, the unfolded model, a hand arg-max.
-fn predict_independently(model: &cifar_model::ResNet, records: &[u8], device: &Device) -> Vec<u8> {
+fn predict_independently(model: &cifar_model::Model, records: &[u8], device: &Device) -> Vec<u8> {
     let mean = [0.4914f32, 0.4822, 0.4465];
     let std = [0.2023f32, 0.1994, 0.2010];
     let mut predicted = Vec::new();

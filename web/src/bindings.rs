@@ -113,7 +113,7 @@ async fn timed(engine: &Engine, planar: &[u8]) -> Result<(Probabilities, f64), P
 #[derive(Serialize)]
 struct ModelSummary<'a> {
     class_names: &'a [String],
-    config: &'a cifar_model::ResNetConfig,
+    config: &'a cifar_model::ModelConfig,
     training: &'a Option<cifar_model::TrainingSummary>,
 }
 

@@ -5,14 +5,14 @@
 
 use burn::prelude::*;
 use cifar_model::inference::{self, Probabilities};
-use cifar_model::{FoldedResNet, ModelInfo, Tta, load_model};
+use cifar_model::{FoldedModel, ModelInfo, Tta, load_model};
 
 use crate::errors::PageError;
 
 /// A loaded model ready for inference (BatchNorm folded, as in the trainer's eval/predict).
 pub struct Engine {
     pub device: Device,
-    pub model: FoldedResNet,
+    pub model: FoldedModel,
     pub info: ModelInfo,
 }
 

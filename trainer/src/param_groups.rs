@@ -1,0 +1,101 @@
+//! Parameter groups by role, for the recipes that treat some parameters differently: a
+//! learning-rate multiplier for BatchNorm biases, frozen BatchNorm scales, a frozen whitening
+//! layer. Burn's optimiser has one learning rate, and SGD with momentum is linear in the
+//! gradient, so a group's multiplier is applied to its gradients (weight decay, added by the
+//! optimiser afterwards, is left as it is) and a frozen parameter's gradient is dropped.
+
+use burn::module::{Module, ModuleVisitor, Param, ParamId};
+use burn::optim::GradientsParams;
+use burn::prelude::*;
+
+/// The parameters of each role, found by the module structure (`Struct:BatchNorm` fields
+/// `gamma`/`beta`; the top-level `whiten` convolution).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct ParamGroups {
+    pub batchnorm_scales: Vec<ParamId>,
+    pub batchnorm_biases: Vec<ParamId>,
+    pub whiten_weight: Vec<ParamId>,
+    pub whiten_bias: Vec<ParamId>,
+}
+
+impl ParamGroups {
+    pub fn of<M: Module>(model: &M) -> Self {
+        let mut finder = Finder {
+            path: Vec::new(),
+            groups: ParamGroups::default(),
+        };
+        model.visit(&mut finder);
+        finder.groups
+    }
+}
+
+struct Finder {
+    /// (field name, type of the struct that holds it), enum variants left out.
+    path: Vec<(String, String)>,
+    groups: ParamGroups,
+}
+
+impl ModuleVisitor for Finder {
+    fn enter_module(&mut self, name: &str, container_type: &str) {
+        self.path
+            .push((name.to_string(), container_type.to_string()));
+    }
+
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let names: Vec<&str> = self
+            .path
+            .iter()
+            .filter(|(_, container)| !container.starts_with("Enum:"))
+            .map(|(name, _)| name.as_str())
+            .collect();
+        let Some(((field, container), _)) = self.path.split_last() else {
+            return;
+        };
+        let group = match (container.as_str(), field.as_str(), names.as_slice()) {
+            ("Struct:BatchNorm", "gamma", _) => &mut self.groups.batchnorm_scales,
+            ("Struct:BatchNorm", "beta", _) => &mut self.groups.batchnorm_biases,
+            (_, _, ["whiten", "weight"]) => &mut self.groups.whiten_weight,
+            (_, _, ["whiten", "bias"]) => &mut self.groups.whiten_bias,
+            _ => return,
+        };
+        group.push(param.id);
+    }
+}
+
+/// What to do with the gradients of one step.
+#[derive(Debug, Default, Clone)]
+pub struct GradientPolicy {
+    /// Gradients multiplied by a factor: (parameters, factor).
+    pub scaled: Vec<(Vec<ParamId>, f64)>,
+    /// 1-D parameters whose gradients are dropped (they do not move, not even by weight decay).
+    pub frozen_1d: Vec<ParamId>,
+    /// 4-D parameters (convolution weights) whose gradients are dropped.
+    pub frozen_4d: Vec<ParamId>,
+}
+
+impl GradientPolicy {
+    pub fn is_empty(&self) -> bool {
+        self.scaled.is_empty() && self.frozen_1d.is_empty() && self.frozen_4d.is_empty()
+    }
+
+    /// Applies the policy to one step's gradients. Scaled groups are 1-D (BatchNorm biases).
+    pub fn apply(&self, grads: &mut GradientsParams) {
+        for id in &self.frozen_1d {
+            grads.remove::<1>(*id);
+        }
+        for id in &self.frozen_4d {
+            grads.remove::<4>(*id);
+        }
+        for (ids, factor) in &self.scaled {
+            for id in ids {
+                if let Some(grad) = grads.remove::<1>(*id) {
+                    grads.register(*id, grad * *factor);
+                }
+            }
+        }
+    }
+}
