@@ -1,6 +1,8 @@
-"""The standard PyTorch CIFAR ResNet (kuangliu/pytorch-cifar layout), any widths.
+"""The two members of the family in PyTorch: the standard CIFAR ResNet (kuangliu/pytorch-cifar
+layout), any widths, and the fast residual net (`FastResNet`, airbench's layout with a residual
+around each group's second convolution).
 
-Parameter names match the Rust model's safetensors export in PyTorch layout
+Parameter names match the Rust models' safetensors export in PyTorch layout
 (`trainer export --format pytorch`), so `load_state_dict(strict=True)` takes it.
 """
 import torch
@@ -54,6 +56,42 @@ class ResNet(nn.Module):
         out = self.layer4(self.layer3(self.layer2(self.layer1(out))))
         out = F.adaptive_avg_pool2d(out, 1).flatten(1)
         return self.linear(out)
+
+
+class ResidualGroup(nn.Module):
+    """conv → 2×2 max-pool → BN → GELU, then x + GELU(BN(conv(x)))."""
+
+    def __init__(self, channels_in, channels_out, eps):
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels_in, channels_out, 3, padding=1, bias=False)
+        self.norm1 = nn.BatchNorm2d(channels_out, eps=eps)
+        self.conv2 = nn.Conv2d(channels_out, channels_out, 3, padding=1, bias=False)
+        self.norm2 = nn.BatchNorm2d(channels_out, eps=eps)
+
+    def forward(self, x):
+        x = F.gelu(self.norm1(F.max_pool2d(self.conv1(x), 2)))
+        return x + F.gelu(self.norm2(self.conv2(x)))
+
+
+class FastResNet(nn.Module):
+    """The Rust `FastResNetConfig` defaults: widths 64/256/256, 2×2 whitening, logits × 1/9."""
+
+    def __init__(self, widths=(64, 256, 256), whiten_kernel=2, num_classes=10,
+                 logit_scale=1 / 9, batchnorm_epsilon=1e-5):
+        super().__init__()
+        whiten_width = 2 * 3 * whiten_kernel ** 2
+        self.whiten = nn.Conv2d(3, whiten_width, whiten_kernel, padding=0, bias=True)
+        channels = [whiten_width, *widths]
+        self.layers = nn.ModuleList(
+            ResidualGroup(channels[i], channels[i + 1], batchnorm_epsilon) for i in range(len(widths)))
+        self.head = nn.Linear(widths[-1], num_classes, bias=False)
+        self.logit_scale = logit_scale
+
+    def forward(self, x):
+        x = F.gelu(self.whiten(x))
+        for group in self.layers:
+            x = group(x)
+        return self.head(x.amax(dim=(2, 3))) * self.logit_scale
 
 
 MODELS = {

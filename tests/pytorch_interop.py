@@ -7,6 +7,9 @@
 2. PyTorch → ours: a PyTorch ResNet with non-trivial BatchNorm statistics, saved as a plain
    state_dict with safetensors.torch.save_file (no metadata), goes through `trainer predict`:
    the same logits within 1e-4.
+3. Both directions again for the fast residual net (FastResNet): one epoch of the
+   `configs/fast-cpu.json` recipe at small widths (whitening, identity init, frozen BatchNorm
+   scales, Lookahead) exported and loaded into PyTorch; a PyTorch FastResNet read by `trainer`.
 
 Run it with `bash tests/pytorch-interop.sh` (it makes a virtual environment with torch).
 """
@@ -23,7 +26,7 @@ from safetensors.torch import load_file, save_file
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "bench"))
-from pytorch_resnet import ResNet  # noqa: E402
+from pytorch_resnet import FastResNet, ResNet  # noqa: E402
 
 TRAINER = os.environ.get("TRAINER") or os.path.join(
     os.environ.get("CARGO_TARGET_DIR", os.path.join(HERE, "..", "target")), "release", "trainer")
@@ -142,7 +145,38 @@ def main():
             saved = os.path.join(temp, f"from-pytorch-{name}.safetensors")
             save_file({k: v.contiguous() for k, v in model.state_dict().items()}, saved)
             compare(f"PyTorch {name} → ours", trainer_logits(saved, paths), torch_logits(model, paths))
-    print("5 passed, 0 failed")
+
+        # 3. The fast residual net, both ways. Ours: the fast-cpu recipe at small widths.
+        with open(os.path.join(HERE, "..", "configs", "fast-cpu.json")) as f:
+            fast = json.load(f)
+        fast["model"]["widths"] = [8, 16, 16]
+        fast.update(epochs=1, batch_size=32, eval_tta="none")
+        fast["whitening"]["images"] = 64
+        config_fast = os.path.join(temp, "fast.json")
+        with open(config_fast, "w") as f:
+            json.dump(fast, f)
+        run("train", "--data", os.path.join(temp, "data"), "--out", os.path.join(temp, "run-fast"),
+            "--device", "cpu", "--config", config_fast)
+        exported_fast = os.path.join(temp, "pytorch-fast.safetensors")
+        run("export", "--weights", os.path.join(temp, "run-fast", "model.safetensors"), "--out",
+            exported_fast, "--format", "pytorch")
+        model = FastResNet(widths=(8, 16, 16), batchnorm_epsilon=1e-12)
+        model.load_state_dict(load_file(exported_fast), strict=True)
+        model.eval()
+        compare("ours fast net → PyTorch", trainer_logits(exported_fast, paths), torch_logits(model, paths))
+
+        model = FastResNet(widths=(8, 16, 16))
+        model.train()
+        with torch.no_grad():
+            for norm in [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]:
+                norm.weight.uniform_(-1.5, 1.5)  # negative scales too: the first BN stays unfolded
+            for _ in range(3):
+                model(torch.randn(16, 3, 32, 32) * 1.5 + 0.3)
+        model.eval()
+        saved = os.path.join(temp, "from-pytorch-fast.safetensors")
+        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, saved)
+        compare("PyTorch fast net → ours", trainer_logits(saved, paths), torch_logits(model, paths))
+    print("7 passed, 0 failed")
 
 
 if __name__ == "__main__":

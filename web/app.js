@@ -16,10 +16,10 @@ function bindings() {
 
 function describeModel(summary, source) {
   const t = summary.training;
-  const widths = summary.config.widths.join("/");
-  const parts = [`${source}: ResNet (${widths}, blocks ${summary.config.blocks.join("/")})`];
+  const parts = [`${source}: ${summary.description}`];
   if (t) {
-    if (t.test_accuracy != null) parts.push(`test accuracy ${(100 * t.test_accuracy).toFixed(2)}%` + (t.test_images ? ` on ${t.test_images} images` : ""));
+    const tta = t.tta && t.tta !== "none" ? ` with ${t.tta} test-time augmentation` : "";
+    if (t.test_accuracy != null) parts.push(`test accuracy ${(100 * t.test_accuracy).toFixed(2)}%` + (t.test_images ? ` on ${t.test_images} images` : "") + tta);
     parts.push(`${t.epochs} epochs on ${t.train_images} images`);
   } else {
     parts.push("no training summary in the file");
@@ -31,6 +31,7 @@ function describeModel(summary, source) {
 async function loadWeights(session, bytes, source) {
   const summary = session.loadWeights(bytes); // throws with a message; the old model stays
   describeModel(summary, source);
+  $("tta").value = summary.tta;
   window.classNames = summary.class_names;
   const millis = await withFallback(session, () => session.warmUp());
   status(`Model ready on ${session.backend()} (warm-up ${millis.toFixed(0)} ms).`);
@@ -156,6 +157,13 @@ async function main() {
     showBackend(session);
   });
 
+  $("tta").addEventListener("change", () => {
+    try {
+      $("tta").value = session.setTta($("tta").value);
+    } catch (error) {
+      status(message(error));
+    }
+  });
   $("weights-file").addEventListener("change", async (event) => {
     const file = event.target.files[0];
     if (!file) return;
@@ -171,6 +179,7 @@ async function main() {
   // Controls that need the model work from now on (images were accepted from the start).
   $("backend").disabled = false;
   $("weights-file").disabled = false;
+  $("tta").disabled = false;
   markReady(session);
   document.body.dataset.ready = "true";
 }

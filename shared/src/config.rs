@@ -135,6 +135,38 @@ impl ModelConfig {
         serde_json::from_str(text).map_err(|err| err.to_string())
     }
 
+    /// The default config of the architecture named `architecture` (as in JSON).
+    pub fn default_for(architecture: &str) -> Result<Self, String> {
+        match architecture {
+            "resnet" => Ok(ResNetConfig::new().into()),
+            "fast-resnet" => Ok(crate::fast::FastResNetConfig::new().into()),
+            other => Err(format!(
+                "unknown architecture `{other}` (resnet, fast-resnet)"
+            )),
+        }
+    }
+
+    /// The architecture and its shape in words, e.g. `ResNet (64/128/256/512, blocks 2/2/2/2)`.
+    pub fn describe(&self) -> String {
+        let join = |values: &[usize]| {
+            values
+                .iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join("/")
+        };
+        match self {
+            ModelConfig::ResNet(config) => format!(
+                "ResNet ({}, blocks {})",
+                join(&config.widths),
+                join(&config.blocks)
+            ),
+            ModelConfig::Fast(config) => {
+                format!("fast residual net ({})", join(&config.widths))
+            }
+        }
+    }
+
     /// The `architecture` name used in JSON.
     pub fn architecture(&self) -> &'static str {
         match self {

@@ -67,9 +67,16 @@ impl ModuleMapper for Assign {
             .next()
             .expect("the model and the source have the same structure");
         param.map(|old| {
-            let active = old.is_require_grad();
-            let new = source.reshape(old.dims()).to_device(&old.device()).detach();
-            if active { new.require_grad() } else { new }
+            let mut new = source.reshape(old.dims()).to_device(&old.device());
+            // A fresh leaf on the model's side of autodiff, tracking gradients as before (what
+            // Burn's optimiser does with an updated parameter).
+            if old.is_autodiff() {
+                new = new.autodiff();
+            }
+            if old.is_require_grad() {
+                new = new.require_grad();
+            }
+            new
         })
     }
 }

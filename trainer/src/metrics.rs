@@ -4,6 +4,7 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use cifar_model::Tta;
 use serde::{Deserialize, Serialize};
 
 pub const METRICS_FILE: &str = "metrics.jsonl";
@@ -15,6 +16,10 @@ pub struct EpochRecord {
     pub train_accuracy: f64,
     pub test_loss: f64,
     pub test_accuracy: f64,
+    /// Test-time augmentation of `test_loss`/`test_accuracy` (the config's `eval_tta` on the
+    /// last epoch, none before: TTA costs several forward passes per image).
+    #[serde(default)]
+    pub test_tta: Tta,
     /// Learning rate at the last step of the epoch.
     pub learning_rate: f64,
     pub seconds: f64,

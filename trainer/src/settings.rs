@@ -121,8 +121,9 @@ pub struct TrainingConfig {
     /// covariance and keep it frozen (its bias trains for `bias_epochs`).
     #[config(default = "None")]
     pub whitening: Option<WhiteningConfig>,
-    /// Test-time augmentation of the per-epoch test accuracy (the one stored in the weights'
-    /// metadata, which names it): `none`, `flip` or `multi`.
+    /// Test-time augmentation of the last epoch's test accuracy (the one stored in the final
+    /// weights' metadata, which names it; earlier epochs are evaluated without, as TTA costs
+    /// several forward passes per image): `none`, `flip` or `multi`.
     #[config(default = "Tta::None")]
     pub eval_tta: Tta,
     #[config(default = 42)]
@@ -192,12 +193,13 @@ impl TrainingConfig {
             .get("model")
             .and_then(|model| model.get("architecture"))
         {
-            let defaults = ModelConfig::from_json(
-                &serde_json::json!({ "architecture": architecture }).to_string(),
-            )
-            .map_err(|problem| {
-                anyhow::anyhow!("the config {}: `model`: {problem}", path.display())
-            })?;
+            let defaults = ModelConfig::default_for(architecture.as_str().unwrap_or_default())
+                .map_err(|problem| {
+                    anyhow::anyhow!(
+                        "the config {}: `model.architecture`: {problem}",
+                        path.display()
+                    )
+                })?;
             merged["model"] = serde_json::to_value(defaults)?;
         }
         merge(&mut merged, overrides, "")
@@ -312,7 +314,7 @@ impl TrainingConfig {
         if let Some(whitening) = &self.whitening {
             if !matches!(self.model, ModelConfig::Fast(_)) {
                 return Err(
-                    "`whitening` initialises the fast net's `whiten` layer: it needs                      `model.architecture` \"fast-resnet\""
+                    "`whitening` initialises the fast net's `whiten` layer: it needs `model.architecture` \"fast-resnet\""
                         .into(),
                 );
             }

@@ -16,7 +16,7 @@ use burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::prelude::*;
 use cifar_model::preprocess::IMAGE_SIZE;
 use cifar_model::{
-    DataSummary, Layout, Model, ModelInfo, Normalization, Precision, TrainingSummary,
+    DataSummary, Layout, Model, ModelInfo, Normalization, Precision, TrainingSummary, Tta,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
@@ -325,20 +325,16 @@ fn train_epoch(run: &Run, mut session: Session, epoch: usize) -> Result<(Session
         policy.apply(&mut grads);
         session.model = session.optim.step(lr, session.model, grads);
         let step = session.state.step + 1;
-        if let (Some(average), Some(decay)) = (session.average.take(), config.ema_decay) {
-            session.average = Some(ema_update(average, &session.model.valid(), decay));
-        } else if let (Some(average), Some(lookahead)) = (session.average.take(), &config.lookahead)
-        {
-            session.average = Some(if step % lookahead.every == 0 {
-                let slow = ema_update(
-                    average,
-                    &session.model.valid(),
-                    lookahead.decay_at(step, total_steps),
-                );
-                session.model = assign(session.model, &slow);
-                slow
-            } else {
-                average
+        if let Some(average) = session.average.take() {
+            session.average = Some(match (config.ema_decay, &config.lookahead) {
+                (Some(decay), _) => ema_update(average, &session.model.valid(), decay),
+                (None, Some(lookahead)) if step % lookahead.every == 0 => {
+                    let decay = lookahead.decay_at(step, total_steps);
+                    let slow = ema_update(average, &session.model.valid(), decay);
+                    session.model = assign(session.model, &slow);
+                    slow
+                }
+                _ => average,
             });
         }
 
@@ -395,12 +391,17 @@ fn evaluate_epoch(
     trained: EpochTraining,
 ) -> Result<EpochRecord> {
     let evaluation_started = Instant::now();
+    let tta = if epoch == run.config.epochs {
+        run.config.eval_tta
+    } else {
+        Tta::None
+    };
     let test = predict_dataset(
         &session.evaluated().fold_batchnorm(),
         &run.data.test,
         &Normalization::CIFAR10,
         run.config.eval_batch_size,
-        run.config.eval_tta,
+        tta,
         &run.device,
         None,
     )?;
@@ -410,17 +411,22 @@ fn evaluate_epoch(
         train_accuracy: trained.accuracy,
         test_loss: test.loss(),
         test_accuracy: test.accuracy(),
+        test_tta: tta,
         learning_rate: trained.last_lr,
         seconds: trained.seconds + evaluation_started.elapsed().as_secs_f64(),
         images_per_second: trained.images as f64 / trained.seconds,
     };
     println!(
-        "epoch {epoch}/{}: train loss {:.4} acc {:.2}% | test loss {:.4} acc {:.2}% | lr {:.4} | {:.0} img/s | {:.1}s",
+        "epoch {epoch}/{}: train loss {:.4} acc {:.2}% | test loss {:.4} acc {:.2}%{} | lr {:.4} | {:.0} img/s | {:.1}s",
         run.config.epochs,
         record.train_loss,
         100.0 * record.train_accuracy,
         record.test_loss,
         100.0 * record.test_accuracy,
+        match tta {
+            Tta::None => String::new(),
+            tta => format!(" (TTA {tta})"),
+        },
         record.learning_rate,
         record.images_per_second,
         record.seconds
@@ -505,7 +511,7 @@ fn summary(run: &Run, records: &[EpochRecord]) -> TrainingSummary {
         seconds: Some(records.iter().map(|r| r.seconds).sum()),
         images_processed: Some((epochs * run.data.train.len()) as u64),
         test_accuracy: Some(record.test_accuracy),
-        tta: Some(run.config.eval_tta),
+        tta: Some(record.test_tta),
         train_accuracy: Some(record.train_accuracy),
         test_images: Some(run.data.test.len()),
         data: run.data_summary.clone(),

@@ -61,3 +61,37 @@ fn ema_blends_every_float_tensor_by_hand() {
         );
     }
 }
+
+#[test]
+fn lookahead_resets_the_model_to_the_slow_weights_and_keeps_its_parameters() {
+    use cifar_trainer::averaging::assign;
+    use cifar_trainer::settings::LookaheadConfig;
+
+    let device = Device::flex();
+    let autodiff = device.clone().autodiff();
+    let slow = tiny(&device);
+    let fast = tiny(&autodiff);
+    let ids = (fast.linear.weight.id, fast.bn.beta.id);
+    let (s, f) = (values(&slow), values(&fast.valid()));
+    let decay = LookaheadConfig::new().decay_at(60, 100);
+    // 0.95⁵ · 0.6³, by hand.
+    assert!(
+        (decay - 0.7737809374999998 * 0.216).abs() < 1e-15,
+        "{decay}"
+    );
+
+    let slow = ema_update(slow, &fast.valid(), decay);
+    let fast = assign(fast, &slow);
+    let expected: Vec<f32> = s
+        .iter()
+        .zip(&f)
+        .map(|(s, f)| decay as f32 * s + (1.0 - decay as f32) * f)
+        .collect();
+    for (k, (got, want)) in values(&fast.valid()).iter().zip(&expected).enumerate() {
+        assert!((got - want).abs() < 1e-6, "value {k}: {got} vs {want}");
+    }
+    assert_eq!(values(&slow), values(&fast.valid()));
+    // The optimiser's state is keyed by parameter id, and the model must still train.
+    assert_eq!((fast.linear.weight.id, fast.bn.beta.id), ids);
+    assert!(fast.linear.weight.val().is_require_grad());
+}

@@ -75,6 +75,7 @@ fn metrics_append_read_and_truncate() {
         train_accuracy: 0.5,
         test_loss: 1.0,
         test_accuracy: 0.4,
+        test_tta: cifar_model::Tta::None,
         learning_rate: 0.1,
         seconds: 2.0,
         images_per_second: 100.0,

@@ -198,8 +198,32 @@ fn every_committed_preset_loads_and_validates() {
         names.push(path.file_name().unwrap().to_string_lossy().to_string());
     }
     names.sort();
-    assert_eq!(names, ["report.json", "resnet18-gpu.json"]);
+    assert_eq!(names, ["fast-cpu.json", "report.json", "resnet18-gpu.json"]);
+    // fast-cpu.json builds the fast net with every option of its recipe on.
+    let fast = TrainingConfig::load_partial(&dir.join("fast-cpu.json")).unwrap();
+    assert_eq!(fast.model.architecture(), "fast-resnet");
+    assert!(fast.whitening.is_some() && fast.lookahead.is_some() && fast.identity_init);
     // report.json is the defaults written out: the report's recipe.
     let report = TrainingConfig::load_partial(&dir.join("report.json")).unwrap();
     assert_eq!(report, TrainingConfig::new());
+}
+
+#[test]
+fn a_config_naming_an_unknown_architecture_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.json");
+    std::fs::write(&path, r#"{"model": {"architecture": "vgg-16"}}"#).unwrap();
+    let error = format!("{:#}", TrainingConfig::load_partial(&path).unwrap_err());
+    assert!(
+        error.contains("vgg-16") && error.contains("model.architecture"),
+        "{error}"
+    );
+    // A field of another architecture is refused by name.
+    std::fs::write(
+        &path,
+        r#"{"model": {"architecture": "fast-resnet", "blocks": [2, 2, 2, 2]}}"#,
+    )
+    .unwrap();
+    let error = format!("{:#}", TrainingConfig::load_partial(&path).unwrap_err());
+    assert!(error.contains("model.blocks"), "{error}");
 }

@@ -10,8 +10,8 @@ use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use cifar_model::Probabilities;
 use cifar_model::preprocess::IMAGE_BYTES;
+use cifar_model::{Probabilities, Tta};
 
 use crate::classify::{Classification, prepare, to_rgba};
 use crate::engine::Engine;
@@ -113,8 +113,12 @@ async fn timed(engine: &Engine, planar: &[u8]) -> Result<(Probabilities, f64), P
 #[derive(Serialize)]
 struct ModelSummary<'a> {
     class_names: &'a [String],
+    /// The architecture and its shape in words.
+    description: String,
     config: &'a cifar_model::ModelConfig,
     training: &'a Option<cifar_model::TrainingSummary>,
+    /// The TTA the answers use (the one the stated accuracy was measured with).
+    tta: String,
 }
 
 #[derive(Serialize)]
@@ -244,8 +248,10 @@ impl Session {
         let engine = Engine::load(&bytes, &device).map_err(js_error)?;
         let summary = to_js(&ModelSummary {
             class_names: &engine.info.class_names,
+            description: engine.info.config.describe(),
             config: &engine.info.config,
             training: &engine.info.training,
+            tta: engine.tta().to_string(),
         })
         .map_err(js_error)?;
         let mut state = self.state.borrow_mut();
@@ -269,6 +275,27 @@ impl Session {
                 backend: backend.name(),
             })
         })
+    }
+
+    /// The test-time augmentation answers use: `none`, `flip` or `multi`.
+    pub fn tta(&self) -> Result<String, JsValue> {
+        let (engine, _) = current(&self.state).map_err(js_error)?;
+        Ok(engine.tta().to_string())
+    }
+
+    /// Sets the test-time augmentation (`none`, `flip`, `multi`; `default` for the one the
+    /// model's accuracy was measured with); returns the one now in use.
+    #[wasm_bindgen(js_name = setTta)]
+    pub fn set_tta(&self, name: String) -> Result<String, JsValue> {
+        let (engine, _) = current(&self.state).map_err(js_error)?;
+        let tta = match name.as_str() {
+            "default" => engine.default_tta(),
+            other => other
+                .parse::<Tta>()
+                .map_err(|problem| js_error(PageError::input(problem)))?,
+        };
+        engine.set_tta(tta);
+        Ok(tta.to_string())
     }
 
     /// Runs the model once on a blank image so that the first real prediction is not the one
@@ -451,11 +478,23 @@ fn current(state: &Rc<RefCell<State>>) -> Result<(Rc<Engine>, Backend), PageErro
 /// Moves the loaded model (if any) to `device`; on failure nothing changes. The weights were
 /// read once already, so a failure here is the device's.
 fn switch(state: &Rc<RefCell<State>>, backend: Backend, device: &Device) -> Result<(), PageError> {
-    let weights = state.borrow().weights.clone();
+    let (weights, tta) = {
+        let state = state.borrow();
+        (
+            state.weights.clone(),
+            state.engine.as_ref().map(|e| e.tta()),
+        )
+    };
     let engine = match weights {
-        Some(bytes) => Some(Rc::new(
-            Engine::load(&bytes, device).map_err(|err| PageError::device(err.message))?,
-        )),
+        Some(bytes) => {
+            let engine =
+                Engine::load(&bytes, device).map_err(|err| PageError::device(err.message))?;
+            // The page's TTA choice survives a backend switch.
+            if let Some(tta) = tta {
+                engine.set_tta(tta);
+            }
+            Some(Rc::new(engine))
+        }
         None => None,
     };
     let mut state = state.borrow_mut();
