@@ -13,6 +13,9 @@ use crate::resnet::ResNet;
 
 /// A network of the family, trainable. Saved and loaded without the variant in the tensor
 /// names (`weights` skips it), so that names stay the PyTorch ones.
+// One model lives at a time and moves by value through the optimiser; a Box would not derive
+// `Module`.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Model {
     ResNet(ResNet),
@@ -112,6 +115,7 @@ impl Classifier for Model {
 }
 
 /// A [`Model`] with every BatchNorm folded away, for inference only.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum FoldedModel {
     ResNet(FoldedResNet),

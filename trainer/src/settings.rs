@@ -294,7 +294,10 @@ impl TrainingConfig {
             if lookahead.every == 0 {
                 return Err("`lookahead.every` must be at least 1".into());
             }
-            if !(0.0..=1.0).contains(&lookahead.decay) || !(lookahead.power >= 0.0) {
+            if !(0.0..=1.0).contains(&lookahead.decay)
+                || lookahead.power.is_nan()
+                || lookahead.power < 0.0
+            {
                 return Err("`lookahead.decay` must be in [0, 1] and `power` ≥ 0".into());
             }
         }
@@ -318,7 +321,7 @@ impl TrainingConfig {
                         .into(),
                 );
             }
-            if whitening.images == 0 || !(whitening.epsilon > 0.0) {
+            if whitening.images == 0 || whitening.epsilon.is_nan() || whitening.epsilon <= 0.0 {
                 return Err("`whitening.images` must be ≥ 1 and `whitening.epsilon` > 0".into());
             }
         }

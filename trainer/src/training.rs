@@ -328,7 +328,7 @@ fn train_epoch(run: &Run, mut session: Session, epoch: usize) -> Result<(Session
         if let Some(average) = session.average.take() {
             session.average = Some(match (config.ema_decay, &config.lookahead) {
                 (Some(decay), _) => ema_update(average, &session.model.valid(), decay),
-                (None, Some(lookahead)) if step % lookahead.every == 0 => {
+                (None, Some(lookahead)) if step.is_multiple_of(lookahead.every) => {
                     let decay = lookahead.decay_at(step, total_steps);
                     let slow = ema_update(average, &session.model.valid(), decay);
                     session.model = assign(session.model, &slow);
