@@ -149,6 +149,10 @@ pub struct PredictArgs {
     /// Print JSON (all probabilities) instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Test-time augmentation: `none`, `flip` or `multi` (default: the one the file's
+    /// accuracy was measured with, `none` for files that do not say).
+    #[arg(long)]
+    pub tta: Option<cifar_model::Tta>,
     #[arg(long, value_enum, default_value = "cpu")]
     pub device: DeviceChoice,
 }
@@ -237,6 +241,7 @@ pub fn run(cli: Cli) -> Result<()> {
             &args.images,
             args.top,
             args.json,
+            args.tta,
             &device::select(args.device).device,
         ),
         Command::Export(args) => {

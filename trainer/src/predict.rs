@@ -7,24 +7,35 @@ use burn::prelude::*;
 use burn::tensor::activation::softmax;
 use cifar_model::inference::{self, Probabilities};
 use cifar_model::preprocess::image_to_tensor;
-use cifar_model::{Classifier, ModelInfo};
+use cifar_model::{Classifier, ModelInfo, Tta};
 use serde::Serialize;
 
 use crate::weights_file;
 
-/// `predict`: loads the weights once, then prints each file's top classes (or JSON).
+/// `predict`: loads the weights once, then prints each file's top classes (or JSON). The
+/// probabilities use `tta`, by default the one the file's stated accuracy was measured with.
 pub fn run(
     weights: &Path,
     images: &[std::path::PathBuf],
     top: usize,
     json: bool,
+    tta: Option<Tta>,
     device: &Device,
 ) -> Result<()> {
     let (model, info) = weights_file::load(weights, device)?;
     let model = model.fold_batchnorm();
+    let tta = tta.unwrap_or_else(|| {
+        info.training
+            .as_ref()
+            .and_then(|training| training.tta)
+            .unwrap_or_default()
+    });
+    if !json && tta != Tta::None {
+        println!("(test-time augmentation: {tta})");
+    }
     let results = images
         .iter()
-        .map(|path| predict_file(&model, &info, path, top, device))
+        .map(|path| predict_file(&model, &info, path, top, tta, device))
         .collect::<Result<Vec<_>>>()?;
     if json {
         println!("{}", serde_json::to_string_pretty(&results)?);
@@ -44,9 +55,11 @@ pub struct Prediction {
     pub file: String,
     /// `(class name, probability)`, most likely first.
     pub top: Vec<(String, f32)>,
-    /// Probabilities of every class, in label order.
+    /// Probabilities of every class, in label order, with `tta`.
     pub probabilities: Vec<f32>,
-    /// The raw logits (what a PyTorch model returns), in label order.
+    /// The test-time augmentation of `probabilities`.
+    pub tta: Tta,
+    /// The raw logits of the image alone (what a PyTorch model returns), in label order.
     pub logits: Vec<f32>,
 }
 
@@ -55,6 +68,7 @@ pub fn predict_file(
     info: &ModelInfo,
     path: &Path,
     top_k: usize,
+    tta: Tta,
     device: &Device,
 ) -> Result<Prediction> {
     let image = image::ImageReader::open(path)
@@ -64,10 +78,13 @@ pub fn predict_file(
         .decode()
         .with_context(|| format!("{} is not a readable image", path.display()))?;
     let input = image_to_tensor(&image, &info.normalization, device);
-    // One forward pass: the logits are printed too, and the probabilities are their softmax
-    // (what `inference::probabilities` computes without test-time augmentation).
-    let logits = model.logits(input);
-    let probabilities = Probabilities::read(softmax(logits.clone(), 1))?;
+    // Without TTA one forward pass: the probabilities are the softmax of the printed logits
+    // (what `inference::probabilities` computes). With TTA the views' mean.
+    let logits = model.logits(input.clone());
+    let probabilities = match tta {
+        Tta::None => Probabilities::read(softmax(logits.clone(), 1))?,
+        tta => Probabilities::read(inference::probabilities(model, input, tta))?,
+    };
     // The names and the output must agree before one indexes the other.
     inference::check_class_count(
         info.class_names.len(),
@@ -87,6 +104,7 @@ pub fn predict_file(
         file: path.display().to_string(),
         top,
         probabilities,
+        tta,
         logits,
     })
 }

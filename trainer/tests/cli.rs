@@ -861,3 +861,82 @@ fn one_cycle_alternating_flip_and_cutout_train_end_to_end() {
     }
     assert!(run.join("model-f16.safetensors").is_file());
 }
+
+/// The fast net through the CLI with its recipe (small widths, one epoch on generated data):
+/// the final weights say which TTA their accuracy used, and `predict` uses it by default.
+#[test]
+fn the_fast_recipe_trains_and_predict_uses_the_tta_its_file_names() {
+    let temp = tempfile::tempdir().unwrap();
+    common::write_binary_dir(temp.path(), 40, 20);
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs");
+    let mut recipe: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("fast-cpu.json")).unwrap()).unwrap();
+    recipe["model"]["widths"] = serde_json::json!([8, 16, 16]);
+    recipe["epochs"] = serde_json::json!(1);
+    recipe["batch_size"] = serde_json::json!(50);
+    recipe["whitening"]["images"] = serde_json::json!(20);
+    let config = temp.path().join("fast.json");
+    std::fs::write(&config, recipe.to_string()).unwrap();
+    let run = temp.path().join("run");
+    ok(&[
+        "train",
+        "--data",
+        p(temp.path()),
+        "--out",
+        p(&run),
+        "--device",
+        "cpu",
+        "--config",
+        p(&config),
+    ]);
+    let weights = run.join("model.safetensors");
+    let bytes = std::fs::read(&weights).unwrap();
+    let info = cifar_model::weights::read_header(&bytes)
+        .unwrap()
+        .model_info()
+        .unwrap();
+    assert_eq!(info.config.architecture(), "fast-resnet");
+    let training = info.training.unwrap();
+    assert_eq!(training.tta, Some(cifar_model::Tta::Multi));
+    assert!(training.seconds.unwrap() > 0.0);
+    assert_eq!(training.images_processed, Some(200));
+
+    let image = temp.path().join("image.png");
+    RgbImage::from_fn(32, 32, |x, y| Rgb([(7 * x) as u8, (5 * y) as u8, 90]))
+        .save(&image)
+        .unwrap();
+    let predict = |extra: &[&str]| -> serde_json::Value {
+        let mut args = vec!["predict", "--weights", p(&weights), "--json"];
+        args.extend(extra);
+        args.push(p(&image));
+        serde_json::from_str(&ok(&args)).unwrap()
+    };
+    let probabilities = |value: &serde_json::Value| -> Vec<f64> {
+        value[0]["probabilities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect()
+    };
+    let default = predict(&[]);
+    assert_eq!(default[0]["tta"], "multi");
+    assert_eq!(
+        probabilities(&default),
+        probabilities(&predict(&["--tta", "multi"]))
+    );
+    let none = predict(&["--tta", "none"]);
+    assert_ne!(probabilities(&default), probabilities(&none));
+    // Without TTA the probabilities are the softmax of the printed logits.
+    let logits: Vec<f64> = none[0]["logits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    let max = logits.iter().cloned().fold(f64::MIN, f64::max);
+    let sum: f64 = logits.iter().map(|l| (l - max).exp()).sum();
+    for (probability, logit) in probabilities(&none).iter().zip(&logits) {
+        assert!((probability - (logit - max).exp() / sum).abs() < 1e-5);
+    }
+}
