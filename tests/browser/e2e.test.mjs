@@ -148,6 +148,27 @@ for (const webgpu of [true, false]) {
       const fromPyTorch = await readProbabilities(await classify(page, IMAGE));
       fromPyTorch.forEach((entry, i) => assert.ok(Math.abs(entry.p - EXPECTED.probabilities[i]) < 1e-3, `${entry.name}: ${entry.p}`));
 
+      // 8a. The fast residual net (another architecture, nothing architecture-specific in the
+      // page): the trainer's answers with the TTA its file names (multi), shown in the control;
+      // switched off, the answers without TTA.
+      const fast = JSON.parse(fs.readFileSync(path.join(VARIANTS, "expected-fast.json"), "utf8"))[0];
+      const fastNone = JSON.parse(fs.readFileSync(path.join(VARIANTS, "expected-fast-none.json"), "utf8"))[0];
+      assert.equal(fast.tta, "multi");
+      await page.setInputFiles("#weights-file", [path.join(VARIANTS, "fast/model-f16.safetensors")]);
+      await page.waitForFunction(() => /fast residual net \(8\/16\/16\)/.test(document.querySelector("#model-info").textContent), null, { timeout: TIMEOUT });
+      assert.match(await page.textContent("#model-info"), /with multi test-time augmentation/);
+      assert.equal(await page.inputValue("#tta"), "multi");
+      const fastAnswer = await readProbabilities(await classify(page, IMAGE));
+      fastAnswer.forEach((entry, i) => assert.ok(Math.abs(entry.p - fast.probabilities[i]) < 1e-3,
+        `fast net ${entry.name}: page ${entry.p}, trainer ${fast.probabilities[i]}`));
+      await page.selectOption("#tta", "none");
+      const fastPlain = await readProbabilities(await classify(page, IMAGE));
+      fastPlain.forEach((entry, i) => assert.ok(Math.abs(entry.p - fastNone.probabilities[i]) < 1e-3,
+        `fast net without TTA ${entry.name}: page ${entry.p}, trainer ${fastNone.probabilities[i]}`));
+      // Back to the narrow model for what follows.
+      await page.setInputFiles("#weights-file", [WEIGHTS]);
+      await page.waitForFunction(() => /16\/32\/64\/128/.test(document.querySelector("#model-info").textContent), null, { timeout: TIMEOUT });
+
       // 8. WebGPU failing mid-session inside Rust: the next read-back of a result from the GPU
       // fails (the browser's buffer mapping is made to reject once, as on a lost device), wgpu
       // and Burn return the error, the page receives it as a DeviceError, moves to the CPU

@@ -24,6 +24,19 @@ python3 tests/browser/make_png.py "$work/image.png"
 # The same weights as a PyTorch user's file: PyTorch names and layouts, no metadata.
 "$trainer" export --weights "$work/run/model-f16.safetensors" --format pytorch --out "$work/pytorch.safetensors" >/dev/null
 python3 tests/browser/strip_metadata.py "$work/pytorch.safetensors" "$work/pytorch-state-dict.safetensors"
+# The fast residual net with its recipe (small widths, one epoch): its file says its accuracy was
+# measured with multi TTA, which `trainer predict` (and the page) then use by default.
+python3 - "$work/fast.json" <<'PY'
+import json, sys
+recipe = json.load(open("configs/fast-cpu.json"))
+recipe["model"]["widths"] = [8, 16, 16]
+recipe.update(epochs=1, batch_size=32)
+recipe["whitening"]["images"] = 64
+json.dump(recipe, open(sys.argv[1], "w"))
+PY
+"$trainer" train --data "$work/data" --out "$work/fast" --device cpu --config "$work/fast.json" >/dev/null
+"$trainer" predict --weights "$work/fast/model-f16.safetensors" --json "$work/image.png" > "$work/expected-fast.json"
+"$trainer" predict --weights "$work/fast/model-f16.safetensors" --tta none --json "$work/image.png" > "$work/expected-fast-none.json"
 # Models of 5 and 12 classes (a PyTorch user's, no metadata), with the trainer's answers.
 for classes in 5 12; do
   python3 tests/browser/reclass.py "$work/pytorch-state-dict.safetensors" "$work/classes-$classes.safetensors" "$classes"
