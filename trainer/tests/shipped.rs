@@ -9,8 +9,8 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
-use cifar_model::preprocess::IMAGE_BYTES;
 use cifar_model::Tta;
+use cifar_model::preprocess::IMAGE_BYTES;
 use cifar_model::report::TestReport;
 
 fn assets() -> PathBuf {
@@ -82,8 +82,7 @@ fn predict_independently(
                     values.push((byte as f32 / 255.0 - mean[channel]) / std[channel]);
                 }
             }
-            let input =
-                Tensor::<4>::from_data(TensorData::new(values, [count, 3, 32, 32]), device);
+            let input = Tensor::<4>::from_data(TensorData::new(values, [count, 3, 32, 32]), device);
             let logits = model
                 .forward(input)
                 .into_data()
