@@ -78,10 +78,6 @@ pub struct GradientPolicy {
 }
 
 impl GradientPolicy {
-    pub fn is_empty(&self) -> bool {
-        self.scaled.is_empty() && self.frozen_1d.is_empty() && self.frozen_4d.is_empty()
-    }
-
     /// Applies the policy to one step's gradients. Scaled groups are 1-D (BatchNorm biases).
     pub fn apply(&self, grads: &mut GradientsParams) {
         for id in &self.frozen_1d {

@@ -20,15 +20,7 @@ fn assets() -> PathBuf {
 /// Planar 32×32 RGB pixels moved by (dy, dx), reflecting at the borders (row −1 reads row 1),
 /// and mirrored left-right when `mirror`: one view of test-time augmentation, by plain loops.
 fn view(planar: &[u8], dy: i32, dx: i32, mirror: bool) -> Vec<u8> {
-    let reflect = |v: i32| -> usize {
-        if v < 0 {
-            (-v) as usize
-        } else if v > 31 {
-            (62 - v) as usize
-        } else {
-            v as usize
-        }
-    };
+    let reflect = common::reflect32;
     let mut out = vec![0u8; planar.len()];
     for (plane_index, plane) in planar.chunks(1024).enumerate() {
         for y in 0..32i32 {

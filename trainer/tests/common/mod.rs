@@ -91,3 +91,15 @@ pub fn real_test_records(archive: &Path, count: usize) -> Vec<u8> {
     }
     panic!("{}: no test_batch.bin", archive.display());
 }
+
+/// Index `v` of a 32-pixel row or column with the borders reflected (−1 reads 1, 32 reads 30),
+/// as PyTorch's `F.pad(mode="reflect")`.
+pub fn reflect32(v: i32) -> usize {
+    if v < 0 {
+        (-v) as usize
+    } else if v > 31 {
+        (62 - v) as usize
+    } else {
+        v as usize
+    }
+}
