@@ -1,9 +1,11 @@
-// The page: DOM glue around the wasm `Session` (web/src/bindings.rs). The model, the
-// preprocessing and the weights parsing are the Rust crates'; this file only moves bytes and
-// draws results.
+// The page: DOM glue. The model lives in Web Workers (web/model-pool.js, web/worker.js), so
+// that loading, decoding and computing never hold up this thread; the main thread's own wasm
+// `Session` (web/src/bindings.rs) keeps only the shipped test set's books. The model, the
+// preprocessing and the weights parsing are the Rust crates'; this file moves bytes and draws.
 
-import { $, status, backendNote, showBackend, withFallback, message, yieldToPage, fetchWithProgress, bars, imageCanvas } from "./ui.js";
+import { $, status, backendNote, showBackend, message, yieldToPage, fetchWithProgress, bars, imageCanvas } from "./ui.js";
 import { setupTestSet } from "./test-set.js";
+import { ModelPool } from "./model-pool.js";
 
 const DEFAULT_WEIGHTS = "assets/model-f16.safetensors";
 
@@ -28,17 +30,18 @@ function describeModel(summary, source) {
   $("model-info").dataset.loaded = "true";
 }
 
-async function loadWeights(session, bytes, source) {
-  const summary = session.loadWeights(bytes); // throws with a message; the old model stays
+async function loadWeights(app, bytes, source) {
+  const summary = await app.pool.loadWeights(bytes); // rejects with a message; the old model stays
+  app.session.setModelClasses(summary.class_names);
   describeModel(summary, source);
   $("tta").value = summary.tta;
   window.classNames = summary.class_names;
-  const millis = await withFallback(session, () => session.warmUp());
-  status(`Model ready on ${session.backend()} (warm-up ${millis.toFixed(0)} ms).`);
+  const millis = await app.pool.warmUp();
+  status(`Model ready on ${app.pool.backend} (warm-up ${millis.toFixed(0)} ms).`);
 }
 
-// Resolves to the session once the default model is loaded (or failed to load): images the
-// user gives before then wait on their cards instead of being lost.
+// Resolves to the app ({pool, session}) once the default model is loaded (or failed to load):
+// images the user gives before then wait on their cards instead of being lost.
 let markReady;
 const ready = new Promise((resolve) => { markReady = resolve; });
 
@@ -53,12 +56,11 @@ async function classifyFile(file) {
   waiting.textContent = "waiting for the model…";
   card.append(title, waiting);
   $("results").prepend(card);
-  const session = await ready;
+  const app = await ready;
   waiting.remove();
   try {
-    if (!session) throw new Error("the app did not start (see the status line)");
-    const bytes = new Uint8Array(await file.arrayBuffer());
-    const result = await withFallback(session, () => session.classify(bytes));
+    if (!app) throw new Error("the app did not start (see the status line)");
+    const result = await app.pool.classifyFile(file);
     // Time from navigation to the first prediction on screen (read by the browser benchmark).
     window.firstPredictionMillis ??= performance.now();
     const original = document.createElement("img");
@@ -107,7 +109,7 @@ function acceptImages() {
     const files = [...event.dataTransfer.files];
     const weights = files.filter((f) => f.name.endsWith(".safetensors"));
     if (weights.length) {
-      ready.then(async (session) => loadWeights(session, new Uint8Array(await weights[0].arrayBuffer()), weights[0].name))
+      ready.then(async (app) => loadWeights(app, new Uint8Array(await weights[0].arrayBuffer()), weights[0].name))
         .catch((error) => status(`${weights[0].name}: ${message(error)} — the current model is kept.`, "error"));
     }
     classifyAll(files.filter((f) => !f.name.endsWith(".safetensors")));
@@ -122,65 +124,80 @@ function acceptImages() {
 async function main() {
   acceptImages();
   const { Session } = await bindings();
-  const session = new Session();
+  const session = new Session(); // the test set's books; the model is in the workers
+  const pool = new ModelPool({
+    onBackend: showBackend,
+    onNote: (sentence, details) => {
+      backendNote(sentence, details);
+      if (/switched to the CPU|using the CPU/.test(sentence)) status("Model ready on cpu (moved from WebGPU after a failure).");
+    },
+  });
+  const app = { pool, session };
   window.session = session; // for tests and the console
+  window.pool = pool;
+  $("workers").value = String(pool.size);
 
-  if (navigator.gpu) {
-    try {
-      await session.useWebGpu();
-    } catch (error) {
-      backendNote("WebGPU could not start in this browser — using the CPU backend.", message(error));
-    }
-  } else {
-    backendNote("This browser has no WebGPU — using the CPU backend.");
+  let webgpuProblem = null;
+  try {
+    webgpuProblem = await pool.start({ webgpu: "gpu" in navigator });
+  } catch (error) {
+    status(`The model worker could not start: ${message(error)}`, "error");
+    throw error;
   }
-  showBackend(session);
+  if (!("gpu" in navigator)) backendNote("This browser has no WebGPU — using the CPU backend.");
+  else if (webgpuProblem) backendNote("WebGPU could not start in this browser — using the CPU backend.", message(webgpuProblem));
+  showBackend(pool.backend);
 
   try {
     const bytes = await fetchWithProgress(DEFAULT_WEIGHTS, $("weights-progress"));
-    await loadWeights(session, bytes, "Shipped model");
+    await loadWeights(app, bytes, "Shipped model");
   } catch (error) {
     $("model-info").textContent = `No default weights (${error.message}). Load a .safetensors file from the trainer.`;
   }
 
   $("backend").addEventListener("change", async (event) => {
     try {
-      if (event.target.value === "webgpu") await session.useWebGpu();
-      else session.useCpu();
-      const millis = await session.warmUp().catch(() => 0);
-      status(`Switched to ${session.backend()}${millis ? ` (warm-up ${millis.toFixed(0)} ms)` : ""}.`);
+      if (event.target.value === "webgpu") await pool.useWebGpu();
+      else await pool.useCpu();
+      const millis = await pool.warmUp().catch(() => 0);
+      status(`Switched to ${pool.backend}${millis ? ` (warm-up ${millis.toFixed(0)} ms)` : ""}.`);
       backendNote("");
     } catch (error) {
-      session.useCpu();
+      await pool.useCpu().catch(() => {});
       backendNote("WebGPU could not start — staying on the CPU backend.", message(error));
     }
-    showBackend(session);
+    showBackend(pool.backend);
   });
 
-  $("tta").addEventListener("change", () => {
+  $("tta").addEventListener("change", async () => {
     try {
-      $("tta").value = session.setTta($("tta").value);
+      $("tta").value = await pool.setTta($("tta").value);
     } catch (error) {
       status(message(error));
     }
+  });
+  $("workers").addEventListener("change", () => {
+    pool.setSize(Number($("workers").value));
+    $("workers").value = String(pool.size);
   });
   $("weights-file").addEventListener("change", async (event) => {
     const file = event.target.files[0];
     if (!file) return;
     try {
-      await loadWeights(session, new Uint8Array(await file.arrayBuffer()), file.name);
+      await loadWeights(app, new Uint8Array(await file.arrayBuffer()), file.name);
     } catch (error) {
       status(`${file.name}: ${message(error)} — the current model is kept.`, "error");
     }
     event.target.value = "";
   });
 
-  setupTestSet(session);
+  setupTestSet(app);
   // Controls that need the model work from now on (images were accepted from the start).
   $("backend").disabled = false;
   $("weights-file").disabled = false;
   $("tta").disabled = false;
-  markReady(session);
+  $("workers").disabled = false;
+  markReady(app);
   document.body.dataset.ready = "true";
 }
 

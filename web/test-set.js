@@ -1,9 +1,10 @@
 // The error browser and the in-browser evaluation over the test images the trainer shipped
 // (`trainer export-web`: assets/test-report.json + assets/test-images.bin). Figures, filtering,
-// sorting and the comparison with the trainer's stored answers are computed in Rust
-// (web/src/test_set.rs, web/src/evaluation.rs); this file draws them.
+// sorting and the comparison with the trainer's stored answers are computed in Rust on this
+// thread (web/src/test_set.rs, web/src/evaluation.rs: bookkeeping only); the probabilities come
+// from the model workers (web/model-pool.js). This file draws.
 
-import { $, status, withFallback, message, yieldToPage, fetchWithProgress, bars, imageCanvas } from "./ui.js";
+import { $, status, message, fetchWithProgress, bars, imageCanvas } from "./ui.js";
 
 const REPORT = "assets/test-report.json";
 const IMAGES = "assets/test-images.bin";
@@ -26,7 +27,7 @@ function headerCell(text, scope, className) {
   return th;
 }
 
-function drawConfusion(session) {
+function drawConfusion(app) {
   const table = $("confusion");
   const names = summary.class_names;
   const head = table.createTHead().insertRow();
@@ -57,7 +58,7 @@ function drawConfusion(session) {
         $("errors-only").checked = label !== predicted;
         table.querySelectorAll(".cell.selected").forEach((b) => b.classList.remove("selected"));
         button.classList.add("selected");
-        drawGallery(session);
+        drawGallery(app);
       });
       cell.append(button);
     });
@@ -74,7 +75,8 @@ function selectedClass(id) {
   return value === "" ? undefined : Number(value);
 }
 
-function drawGallery(session) {
+function drawGallery(app) {
+  const { session } = app;
   const entries = session.gallery(selectedClass("filter-label"), selectedClass("filter-predicted"),
     $("errors-only").checked, $("sort").value);
   const names = summary.class_names;
@@ -94,12 +96,12 @@ function drawGallery(session) {
     const caption = document.createElement("figcaption");
     caption.textContent = `${names[entry.predicted]} ${Math.round(100 * entry.confidence)}% · true ${names[entry.label]}`;
     figure.append(imageCanvas(session.testImage(entry.index), "thumb-image"), caption);
-    figure.addEventListener("click", () => showDetail(session, entry));
+    figure.addEventListener("click", () => showDetail(app, entry));
     gallery.append(figure);
   }
 }
 
-async function showDetail(session, entry) {
+async function showDetail({ session, pool }, entry) {
   const names = summary.class_names;
   const detail = $("detail");
   detail.hidden = false;
@@ -111,8 +113,10 @@ async function showDetail(session, entry) {
   $("detail-stored").replaceChildren();
   $("detail-flag").textContent = "";
   try {
-    const result = await withFallback(session, () => session.classifyTestImage(entry.index));
+    const started = performance.now();
+    const live = await pool.probabilities(session.testPlanar(entry.index, 1), 1);
     if (detail.dataset.index !== String(entry.index)) return; // another image was clicked since
+    const result = session.compareTestImage(entry.index, live.probabilities, performance.now() - started, live.backend);
     $("detail-live").replaceChildren(bars(result.probabilities, result.top, names));
     $("detail-stored").replaceChildren(bars(result.stored_probabilities, result.comparison.stored_predicted, names));
     const c = result.comparison;
@@ -141,34 +145,42 @@ function showProgress(p) {
     + `(trainer: ${percent(p.stored_accuracy)}) · ${p.images_per_second.toFixed(1)} img/s · ${verdict}`;
 }
 
-async function evaluate(session) {
-  const button = $("evaluate-button");
-  button.disabled = true;
-  delete $("evaluate-result").dataset.finished;
+/// Evaluates the shipped images in rounds, each split across the pool's workers; the main
+/// thread only slices the images and keeps the books between rounds. A new evaluation, a
+/// backend switch or new weights cancel a running one.
+async function evaluate({ session, pool }) {
+  pool.cancel();
+  const out = $("evaluate-result");
+  delete out.dataset.finished;
   const limit = Number($("evaluate-limit").value) || undefined;
   try {
     session.startEvaluation(limit);
-    // Batches sized so that each keeps the page busy for about 100 ms, then a yield to paint.
-    let batch = 4;
+    // Rounds sized so that each takes about a quarter of a second.
+    let perWorker = 4;
     for (;;) {
+      const next = session.nextEvaluationBatch(perWorker * pool.parallelism);
+      if (!next) break;
+      const [start, count] = next;
       const started = performance.now();
-      const progress = await withFallback(session, () => session.evaluateNext(batch));
-      showProgress(progress);
-      if (progress.finished) break;
+      const batch = await pool.probabilities(session.testPlanar(start, count), count);
       const millis = performance.now() - started;
-      if (millis < 60 && batch < 256) batch *= 2;
-      else if (millis > 250 && batch > 1) batch = Math.ceil(batch / 2);
-      await yieldToPage();
+      showProgress(session.recordEvaluation(start, batch.probabilities, millis, batch.backend));
+      if (millis < 150 && perWorker < 64) perWorker *= 2;
+      else if (millis > 600 && perWorker > 1) perWorker = Math.ceil(perWorker / 2);
     }
   } catch (error) {
-    $("evaluate-result").textContent = `Evaluation failed: ${message(error)}`;
-    $("evaluate-result").dataset.finished = "error";
-  } finally {
-    button.disabled = false;
+    if (error?.name === "CancelledError") {
+      out.textContent = `Evaluation stopped: ${out.dataset.done ?? 0} images were done.`;
+      out.dataset.finished = "cancelled";
+      return;
+    }
+    out.textContent = `Evaluation failed: ${message(error)}`;
+    out.dataset.finished = "error";
   }
 }
 
-async function open(session) {
+async function open(app) {
+  const { session } = app;
   const button = $("open-errors");
   button.disabled = true;
   try {
@@ -181,15 +193,15 @@ async function open(session) {
       + `accuracy ${percent(summary.accuracy)} as stored by the trainer for ${summary.weights}.`;
     classOptions($("filter-label"), summary.class_names);
     classOptions($("filter-predicted"), summary.class_names);
-    drawConfusion(session);
-    drawGallery(session);
+    drawConfusion(app);
+    drawGallery(app);
     for (const id of ["filter-label", "filter-predicted", "errors-only", "sort"]) {
       $(id).addEventListener("change", () => {
         $("confusion").querySelectorAll(".cell.selected").forEach((b) => b.classList.remove("selected"));
-        drawGallery(session);
+        drawGallery(app);
       });
     }
-    $("evaluate-button").addEventListener("click", () => evaluate(session));
+    $("evaluate-button").addEventListener("click", () => evaluate(app));
     $("error-browser").hidden = false;
     button.hidden = true;
   } catch (error) {
@@ -198,6 +210,6 @@ async function open(session) {
   }
 }
 
-export function setupTestSet(session) {
-  $("open-errors").addEventListener("click", () => open(session));
+export function setupTestSet(app) {
+  $("open-errors").addEventListener("click", () => open(app));
 }

@@ -24,8 +24,7 @@ export function backendNote(message, details = "") {
   }
 }
 
-export function showBackend(session) {
-  const backend = session.backend();
+export function showBackend(backend) {
   $("backend").value = backend;
   const active = $("backend-active");
   active.dataset.backend = backend;
@@ -34,22 +33,6 @@ export function showBackend(session) {
 
 /// The text of an error from the wasm side (a JS `Error`) or anywhere else.
 export const message = (error) => (error instanceof Error ? error.message : String(error));
-
-/// Runs `work()`; if it fails on WebGPU (a lost device, a failed kernel: anything but an
-/// `InputError`, which is the user's file or request and would fail anywhere), switches the
-/// session to the CPU backend with a visible note and runs it once more there: never a dead page.
-export async function withFallback(session, work) {
-  try {
-    return await work();
-  } catch (error) {
-    if (session.backend() !== "webgpu" || error?.name === "InputError") throw error;
-    session.useCpu();
-    showBackend(session);
-    backendNote("WebGPU failed — switched to the CPU backend.", message(error));
-    status("Model ready on cpu (moved from WebGPU after a failure).");
-    return await work();
-  }
-}
 
 export const yieldToPage = () => new Promise((resolve) => setTimeout(resolve, 0));
 

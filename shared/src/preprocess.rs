@@ -3,7 +3,7 @@
 
 use burn::prelude::*;
 use image::imageops::FilterType;
-use image::{DynamicImage, RgbImage};
+use image::{DynamicImage, RgbImage, RgbaImage};
 use serde::{Deserialize, Serialize};
 
 /// Side of the square images the model is trained on.
@@ -68,6 +68,22 @@ pub fn to_model_rgb(image: &DynamicImage) -> RgbImage {
     let left = (new_width - size) / 2;
     let top = (new_height - size) / 2;
     image::imageops::crop_imm(&resized, left, top, size, size).to_image()
+}
+
+/// [`to_model_rgb`] for raw RGBA pixels, row-major, not premultiplied (what a browser's
+/// `getImageData` gives): the page decodes files with the browser and the trainer with the
+/// `image` crate, and the same pixels become the same model input on both sides.
+pub fn rgba_to_model_rgb(rgba: Vec<u8>, width: u32, height: u32) -> Result<RgbImage, String> {
+    let expected = width as usize * height as usize * 4;
+    if width == 0 || height == 0 || rgba.len() != expected {
+        return Err(format!(
+            "{} bytes of RGBA pixels do not make a {width}×{height} image ({expected} expected)",
+            rgba.len()
+        ));
+    }
+    let image = RgbaImage::from_raw(width, height, rgba)
+        .ok_or_else(|| format!("{width}×{height} RGBA pixels do not fit in memory"))?;
+    Ok(to_model_rgb(&DynamicImage::ImageRgba8(image)))
 }
 
 fn flatten_alpha(image: &DynamicImage) -> RgbImage {

@@ -2,6 +2,9 @@
 // the WebGPU backend with --enable-unsafe-webgpu (software adapter), the CPU fallback without
 // it; in both, the page's prediction for a known image equals `trainer predict` on the same file
 // and weights, a corrupt weights file and a non-image get messages, and classifying still works.
+// The model runs in Web Workers: a pool of them splits the evaluation on the CPU, a worker that
+// crashes (a Rust panic) is replaced with a readable message, and the main thread is never
+// blocked for more than 50 ms while classifying, switching backends and evaluating.
 //
 // With the shipped assets (assets/: weights, test report and images from `trainer export-web`):
 // a confusion-matrix cell shows exactly its images, a clicked image's live probabilities agree
@@ -71,10 +74,23 @@ async function open(webgpu) {
   const page = await context.newPage();
   const errors = [];
   page.on("pageerror", (error) => errors.push(error.message));
+  await page.addInitScript(recordLongTasks);
   await page.goto(base);
   await page.waitForSelector("body[data-ready=true]", { timeout: TIMEOUT });
   return { context, page, errors, profile };
 }
+
+/// Runs in the page before its own scripts: every task that held the main thread for more than
+/// 50 ms (the browser's "long task"), with its start and duration.
+function recordLongTasks() {
+  window.longTasks = [];
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) window.longTasks.push({ start: entry.startTime, duration: entry.duration });
+  }).observe({ type: "longtask", buffered: true });
+}
+
+/// Long tasks that started after `since` (the page's clock).
+const longTasksSince = (page, since) => page.evaluate((t) => window.longTasks.filter((task) => task.start >= t), since);
 
 async function classify(page, file) {
   const before = await page.locator(".result").count();
@@ -174,15 +190,20 @@ for (const webgpu of [true, false]) {
       // and Burn return the error, the page receives it as a DeviceError, moves to the CPU
       // backend with a note and answers there.
       if (webgpu) {
-        await page.evaluate(() => {
-          const mapAsync = GPUBuffer.prototype.mapAsync;
-          let armed = true;
-          GPUBuffer.prototype.mapAsync = function (...args) {
-            if (!armed) return mapAsync.apply(this, args);
-            armed = false;
-            return Promise.reject(new DOMException("simulated device loss", "OperationError"));
-          };
-        });
+        // WebGPU runs in the model worker: the failure is injected there.
+        const workers = page.workers();
+        assert.ok(workers.length >= 1, "the model runs in a worker");
+        for (const worker of workers) {
+          await worker.evaluate(() => {
+            const mapAsync = GPUBuffer.prototype.mapAsync;
+            let armed = true;
+            GPUBuffer.prototype.mapAsync = function (...args) {
+              if (!armed) return mapAsync.apply(this, args);
+              armed = false;
+              return Promise.reject(new DOMException("simulated device loss", "OperationError"));
+            };
+          });
+        }
         const card = await classify(page, IMAGE);
         assert.match(await card.locator(".prediction").textContent(), /ms on cpu/);
         assert.equal(await page.getAttribute("#backend-active", "data-backend"), "cpu");
@@ -203,6 +224,46 @@ for (const webgpu of [true, false]) {
     }
   });
 }
+
+test("webgpu: classifying and switching backends never block the main thread; a crashed worker is reported and replaced", { timeout: 4 * TIMEOUT }, async () => {
+  const { context, page, errors } = await open(true);
+  try {
+    assert.equal(await page.getAttribute("#backend-active", "data-backend"), "webgpu");
+    await page.setInputFiles("#weights-file", [WEIGHTS]);
+    await page.waitForFunction(() => /16\/32\/64\/128/.test(document.querySelector("#model-info").textContent), null, { timeout: TIMEOUT });
+    const since = await page.evaluate(() => performance.now());
+    const answers = [];
+    for (const backend of ["webgpu", "cpu", "webgpu"]) {
+      if (backend !== await page.getAttribute("#backend-active", "data-backend")) {
+        await page.selectOption("#backend", backend);
+        await page.waitForFunction((b) => document.querySelector("#backend-active").dataset.backend === b
+          && /^Switched to/.test(document.querySelector("#status").textContent), backend, { timeout: TIMEOUT });
+      }
+      const card = await classify(page, IMAGE);
+      assert.match(await card.locator(".prediction").textContent(), new RegExp(`ms on ${backend}`));
+      answers.push(await readProbabilities(card));
+    }
+    assert.deepEqual(await longTasksSince(page, since), [], "main-thread tasks over 50 ms while classifying and switching");
+    for (const answer of answers) {
+      answer.forEach((entry, i) => assert.ok(Math.abs(entry.p - EXPECTED.probabilities[i]) < 1e-3, `${entry.name}: ${entry.p}`));
+    }
+
+    // A Rust panic in the model worker: the request fails with the panic's own message (not
+    // WebAssembly's bare "unreachable"), the page says the worker was restarted, and the new
+    // worker answers as before on the same backend.
+    const crash = await page.evaluate(() => window.pool.primary.request("crashForTest", { message: "simulated crash for the test" })
+      .then(() => null, (error) => ({ name: error.name, message: error.message })));
+    assert.equal(crash.name, "WorkerError");
+    assert.match(crash.message, /^the model code crashed: panicked at .*simulated crash for the test/);
+    await page.waitForFunction(() => /A model worker stopped and was restarted/.test(document.querySelector("#backend-note").textContent), null, { timeout: TIMEOUT });
+    const card = await classify(page, IMAGE);
+    assert.match(await card.locator(".prediction").textContent(), /ms on webgpu/);
+    (await readProbabilities(card)).forEach((entry, i) => assert.ok(Math.abs(entry.p - EXPECTED.probabilities[i]) < 1e-3, `after the restart ${entry.name}: ${entry.p}`));
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+  }
+});
 
 const REPORT = JSON.parse(fs.readFileSync(path.join(DIST, "assets/test-report.json"), "utf8"));
 const cellImages = (label, predicted) => REPORT.labels.flatMap((l, i) => (l === label && REPORT.predictions[i] === predicted ? [i] : []));
@@ -264,8 +325,27 @@ test("cpu: error browser cells, live vs stored, evaluation of every shipped imag
     assert.equal(await page.getAttribute("#detail", "data-agrees"), "true", await page.textContent("#detail-flag"));
     assert.equal(await page.locator("#detail-live .bars li").count(), classes);
 
-    // Every shipped image: the same answer as the trainer, so the same accuracy.
+    // A running evaluation is cancelled cleanly by a new one: the second counts exactly its own
+    // images, every answer the trainer's.
+    await page.click("#evaluate-button");
+    await page.waitForFunction(() => Number(document.querySelector("#evaluate-result").dataset.done ?? 0) > 0, null, { timeout: TIMEOUT });
+    const partial = await evaluateInPage(page, 100);
+    assert.equal(Number(partial.done), 100);
+    assert.equal(Number(partial.total), 100);
+    assert.equal(Number(partial.disagreements), 0, partial.text);
+    assert.equal(Number(partial.accuracy), storedAccuracy(100));
+
+    // Every shipped image, split across the pool's workers: the same answer as the trainer, so
+    // the same accuracy; the main thread never blocked for more than 50 ms meanwhile.
+    // Three workers whatever the machine's core count, so that the split is exercised.
+    await page.locator("#workers").fill("3");
+    await page.locator("#workers").dispatchEvent("change");
+    await page.fill("#evaluate-limit", "");
+    const since = await page.evaluate(() => performance.now());
     const result = await evaluateInPage(page);
+    assert.deepEqual(await longTasksSince(page, since), [], "main-thread tasks over 50 ms during the evaluation");
+    assert.equal(await page.evaluate(() => window.pool.workers.length), 3);
+    assert.ok(page.workers().length >= 3, `${page.workers().length} workers running`);
     assert.equal(Number(result.done), REPORT.labels.length);
     assert.equal(Number(result.disagreements), 0, result.text);
     assert.ok(Number(result.maxDifference) < 1e-3, result.text);

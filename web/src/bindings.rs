@@ -1,5 +1,8 @@
-//! The JavaScript interface (wasm only). Async work returns Promises built from futures that own
-//! what they use (an `Rc` of the session), so the page stays responsive while the GPU works.
+//! The JavaScript interface (wasm only). One `Session` class serves both sides of the page:
+//! in a model worker (`web/worker.js`) it holds the model and computes; on the page's main
+//! thread it holds the shipped test set and keeps the books of the error browser and of an
+//! evaluation, whose probabilities the workers computed. Async work returns Promises built from
+//! futures that own what they use (an `Rc` of the session).
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -13,7 +16,7 @@ use wasm_bindgen_futures::future_to_promise;
 use cifar_model::preprocess::IMAGE_BYTES;
 use cifar_model::{Probabilities, Tta};
 
-use crate::classify::{Classification, prepare, to_rgba};
+use crate::classify::{Classification, prepare_rgba, to_rgba};
 use crate::engine::Engine;
 use crate::errors::PageError;
 use crate::evaluation::{Comparison, Evaluation, compare};
@@ -41,6 +44,8 @@ struct State {
     engine: Option<Rc<Engine>>,
     test_set: Option<Rc<TestSet>>,
     evaluation: Option<Evaluation>,
+    /// On the main thread: the classes of the model the workers hold (for the test-set checks).
+    model_classes: Option<Vec<String>>,
 }
 
 impl State {
@@ -75,10 +80,31 @@ pub struct Session {
     state: Rc<RefCell<State>>,
 }
 
+/// The clock of the page or of the worker this runs in (`performance` of the global scope).
 fn now() -> f64 {
-    web_sys::window()
-        .and_then(|w| w.performance())
+    js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("performance"))
+        .ok()
+        .and_then(|p| p.dyn_into::<web_sys::Performance>().ok())
         .map_or(0.0, |p| p.now())
+}
+
+/// Where the panic hook leaves the message of a Rust panic, for the worker to report: a panic
+/// ends in a WebAssembly trap whose own message is only "unreachable".
+const PANIC_GLOBAL: &str = "cifarPanic";
+
+/// Runs when the module is instantiated: panics are logged and their message kept in
+/// `globalThis.cifarPanic`.
+#[wasm_bindgen(start)]
+pub fn start() {
+    std::panic::set_hook(Box::new(|info| {
+        let message = format!("the model code crashed: {info}");
+        web_sys::console::error_1(&JsValue::from_str(&message));
+        let _ = js_sys::Reflect::set(
+            &js_sys::global(),
+            &JsValue::from_str(PANIC_GLOBAL),
+            &JsValue::from_str(&message),
+        );
+    }));
 }
 
 /// Plain JS objects and arrays (not `Map`s, which `#[serde(flatten)]` would otherwise produce).
@@ -131,12 +157,20 @@ struct ClassifyResult {
 }
 
 #[derive(Serialize)]
+struct Batch {
+    probabilities: Vec<f32>,
+    classes: usize,
+    millis: f64,
+    backend: &'static str,
+}
+
+#[derive(Serialize)]
 struct TestImageResult {
     #[serde(flatten)]
     classification: Classification,
     stored_probabilities: Vec<f32>,
     comparison: Comparison,
-    backend: &'static str,
+    backend: String,
 }
 
 #[derive(Serialize)]
@@ -147,7 +181,7 @@ struct Progress<'a> {
     accuracy: f64,
     stored_accuracy: f64,
     images_per_second: f64,
-    backend: &'static str,
+    backend: String,
 }
 
 #[derive(Serialize)]
@@ -172,15 +206,19 @@ impl State {
             .ok_or_else(|| PageError::input("the test images are not loaded"))
     }
 
-    /// The model and the test set, refused when their classes differ (a 5-class model cannot be
-    /// scored against CIFAR-10's ten).
-    fn engine_and_test_set(&self) -> Result<(Rc<Engine>, Rc<TestSet>), PageError> {
-        let (engine, test_set) = (self.engine()?, self.test_set()?);
+    /// The test set, refused when the workers' model has other classes (a 5-class model cannot
+    /// be scored against CIFAR-10's ten).
+    fn test_set_for_model(&self) -> Result<Rc<TestSet>, PageError> {
+        let classes = self
+            .model_classes
+            .as_ref()
+            .ok_or_else(|| PageError::input("no model is loaded"))?;
+        let test_set = self.test_set()?;
         test_set
             .report
-            .check_model_classes(&engine.info.class_names)
+            .check_model_classes(classes)
             .map_err(PageError::input)?;
-        Ok((engine, test_set))
+        Ok(test_set)
     }
 }
 
@@ -197,6 +235,7 @@ impl Session {
                 engine: None,
                 test_set: None,
                 evaluation: None,
+                model_classes: None,
             })),
         }
     }
@@ -260,18 +299,35 @@ impl Session {
         Ok(summary)
     }
 
-    /// Classifies one image file's bytes: resolves to `{probabilities, top, millis, model_view,
-    /// backend}`, rejects with a message for a file that is not an image or when no model is
-    /// loaded.
-    pub fn classify(&self, bytes: Vec<u8>) -> Promise {
+    /// Classifies an image the browser decoded: `rgba` holds `width × height` RGBA pixels (not
+    /// premultiplied). Resolves to `{probabilities, top, millis, model_view, backend}`; rejects
+    /// with a message when no model is loaded or the pixels do not make the stated image.
+    #[wasm_bindgen(js_name = classifyRgba)]
+    pub fn classify_rgba(&self, rgba: Vec<u8>, width: u32, height: u32) -> Promise {
         let state = self.state.clone();
         promise(async move {
             let (engine, backend) = current(&state)?;
-            let prepared = prepare(&bytes)?;
+            let prepared = prepare_rgba(rgba, width, height)?;
             let (probabilities, millis) = timed(&engine, &prepared.planar).await?;
             to_js(&ClassifyResult {
                 classification: Classification::new(probabilities.into_values(), millis),
                 model_view: to_rgba(&prepared.model_view),
+                backend: backend.name(),
+            })
+        })
+    }
+
+    /// Class probabilities of planar images back to back (a batch, or one worker's share of
+    /// it): resolves to `{probabilities (rows flattened), classes, millis, backend}`.
+    pub fn probabilities(&self, planar: Vec<u8>) -> Promise {
+        let state = self.state.clone();
+        promise(async move {
+            let (engine, backend) = current(&state)?;
+            let (probabilities, millis) = timed(&engine, &planar).await?;
+            to_js(&Batch {
+                classes: probabilities.classes(),
+                probabilities: probabilities.into_values(),
+                millis,
                 backend: backend.name(),
             })
         })
@@ -296,6 +352,13 @@ impl Session {
         };
         engine.set_tta(tta);
         Ok(tta.to_string())
+    }
+
+    /// A Rust panic, on purpose: the browser test uses it to check that a panic's message
+    /// reaches the page (through the panic hook) and that the worker is replaced.
+    #[wasm_bindgen(js_name = crashForTest)]
+    pub fn crash_for_test(&self, message: String) {
+        panic!("{message}");
     }
 
     /// Runs the model once on a blank image so that the first real prediction is not the one
@@ -359,81 +422,107 @@ impl Session {
             .map_err(js_error)
     }
 
-    /// Classifies shipped test image `index` live and compares the answer with the stored one:
-    /// resolves to `{probabilities, top, millis, stored_probabilities, comparison, backend}`.
-    #[wasm_bindgen(js_name = classifyTestImage)]
-    pub fn classify_test_image(&self, index: usize) -> Promise {
-        let state = self.state.clone();
-        promise(async move {
-            let backend = state.borrow().backend;
-            let (engine, test_set) = state.borrow().engine_and_test_set()?;
-            let planar = test_set.planar(index, 1).map_err(PageError::input)?;
-            let (probabilities, millis) = timed(&engine, planar).await?;
-            let probabilities = probabilities.into_values();
+    /// Planar bytes of shipped test images `start..start + count`, for the model workers.
+    #[wasm_bindgen(js_name = testPlanar)]
+    pub fn test_planar(&self, start: usize, count: usize) -> Result<Vec<u8>, JsValue> {
+        let test_set = self.state.borrow().test_set().map_err(js_error)?;
+        test_set
+            .planar(start, count)
+            .map(<[u8]>::to_vec)
+            .map_err(PageError::input)
+            .map_err(js_error)
+    }
+
+    /// Tells the main thread's session the classes of the model the workers hold (or none).
+    #[wasm_bindgen(js_name = setModelClasses)]
+    pub fn set_model_classes(&self, class_names: Option<Vec<String>>) {
+        let mut state = self.state.borrow_mut();
+        state.model_classes = class_names;
+        state.evaluation = None;
+    }
+
+    /// Compares live probabilities of shipped test image `index` (computed by a worker in
+    /// `millis` on `backend`) with the stored ones: `{probabilities, top, millis,
+    /// stored_probabilities, comparison, backend}`. Refused when the model's classes are not
+    /// the report's.
+    #[wasm_bindgen(js_name = compareTestImage)]
+    pub fn compare_test_image(
+        &self,
+        index: usize,
+        probabilities: Vec<f32>,
+        millis: f64,
+        backend: String,
+    ) -> Result<JsValue, JsValue> {
+        let result = || -> Result<JsValue, PageError> {
+            let test_set = self.state.borrow().test_set_for_model()?;
+            test_set.planar(index, 1).map_err(PageError::input)?;
+            let rows = Probabilities::new(test_set.report.class_names.len(), probabilities)?;
+            let row = rows.into_values();
             to_js(&TestImageResult {
-                comparison: compare(&test_set.report, index, &probabilities),
+                comparison: compare(&test_set.report, index, &row),
                 stored_probabilities: test_set.report.probabilities[index].clone(),
-                classification: Classification::new(probabilities, millis),
-                backend: backend.name(),
+                classification: Classification::new(row, millis),
+                backend,
             })
-        })
+        };
+        result().map_err(js_error)
     }
 
     /// Starts an evaluation over the first `limit` shipped test images (all when undefined);
     /// returns how many it will cover. Refused when the model's classes are not the report's.
     #[wasm_bindgen(js_name = startEvaluation)]
     pub fn start_evaluation(&self, limit: Option<usize>) -> Result<usize, JsValue> {
-        let (_, test_set) = self
-            .state
-            .borrow()
-            .engine_and_test_set()
-            .map_err(js_error)?;
+        let test_set = self.state.borrow().test_set_for_model().map_err(js_error)?;
         let total = limit.map_or(test_set.len(), |l| l.min(test_set.len()));
         self.state.borrow_mut().evaluation = Some(Evaluation::new(total));
         Ok(total)
     }
 
-    /// Evaluates the next `batch` images of the running evaluation; resolves to its progress
-    /// (`done`, `total`, `accuracy`, `stored_accuracy`, `disagreements`, `max_difference`,
-    /// `images_per_second`, `finished`). Each call is one batch, so the page can paint between.
-    #[wasm_bindgen(js_name = evaluateNext)]
-    pub fn evaluate_next(&self, batch: usize) -> Promise {
-        let state = self.state.clone();
-        promise(async move {
-            let (engine, test_set, backend, next) = {
-                let state = state.borrow();
-                let evaluation = state
-                    .evaluation
-                    .as_ref()
-                    .ok_or_else(|| PageError::input("no evaluation is running"))?;
-                let next = evaluation.next_batch(batch);
-                let (engine, test_set) = state.engine_and_test_set()?;
-                (engine, test_set, state.backend, next)
-            };
-            if let Some((start, count)) = next {
-                let planar = test_set.planar(start, count).map_err(PageError::input)?;
-                let (probabilities, millis) = timed(&engine, planar).await?;
-                let mut state = state.borrow_mut();
-                let evaluation = state
-                    .evaluation
-                    .as_mut()
-                    .ok_or_else(|| PageError::input("the evaluation was stopped"))?;
-                evaluation.record(&test_set.report, start, &probabilities, millis)?;
-            }
-            let state = state.borrow();
+    /// The next images of the running evaluation, at most `batch`: `[start, count]`, or
+    /// `undefined` when it is finished.
+    #[wasm_bindgen(js_name = nextEvaluationBatch)]
+    pub fn next_evaluation_batch(&self, batch: usize) -> Result<Option<Vec<usize>>, JsValue> {
+        let state = self.state.borrow();
+        let evaluation = state
+            .evaluation
+            .as_ref()
+            .ok_or_else(|| js_error(PageError::input("no evaluation is running")))?;
+        Ok(evaluation
+            .next_batch(batch)
+            .map(|(start, count)| vec![start, count]))
+    }
+
+    /// Records the workers' probabilities (rows flattened) for the images from `start`,
+    /// computed in `millis` of wall time on `backend`; returns the progress (`done`, `total`,
+    /// `accuracy`, `stored_accuracy`, `disagreements`, `max_difference`, `images_per_second`,
+    /// `finished`, `backend`).
+    #[wasm_bindgen(js_name = recordEvaluation)]
+    pub fn record_evaluation(
+        &self,
+        start: usize,
+        probabilities: Vec<f32>,
+        millis: f64,
+        backend: String,
+    ) -> Result<JsValue, JsValue> {
+        let progress = || -> Result<JsValue, PageError> {
+            let test_set = self.state.borrow().test_set_for_model()?;
+            let rows = Probabilities::new(test_set.report.class_names.len(), probabilities)?;
+            let mut state = self.state.borrow_mut();
             let evaluation = state
                 .evaluation
-                .as_ref()
-                .ok_or_else(|| PageError::input("the evaluation was stopped"))?;
+                .as_mut()
+                .ok_or_else(|| PageError::input("no evaluation is running"))?;
+            evaluation.record(&test_set.report, start, &rows, millis)?;
             to_js(&Progress {
                 evaluation,
                 finished: evaluation.finished(),
                 accuracy: evaluation.accuracy(),
                 stored_accuracy: evaluation.stored_accuracy(&test_set.report),
                 images_per_second: evaluation.images_per_second(),
-                backend: backend.name(),
+                backend,
             })
-        })
+        };
+        progress().map_err(js_error)
     }
 
     /// Inference speed: `iterations` forward passes of `batch` images (after one untimed pass),

@@ -1,16 +1,11 @@
 //! Turning a user's file into model input and the model's output into something to show.
 
 use cifar_model::inference::argmax;
-use cifar_model::preprocess::{rgb_to_planar, to_model_rgb};
-use image::{DynamicImage, RgbImage};
+use cifar_model::preprocess::{rgb_to_planar, rgba_to_model_rgb};
+use image::RgbImage;
 use serde::Serialize;
 
 use crate::errors::PageError;
-
-/// The message for bytes in no image format the page decodes.
-pub const NOT_AN_IMAGE_FORMAT: &str = "this file is not an image format the page can read";
-/// The start of the message for an image file that does not decode.
-pub const NOT_A_READABLE_IMAGE: &str = "this file is not a readable image";
 
 /// A decoded user image, as the model will see it.
 #[derive(Debug)]
@@ -21,14 +16,10 @@ pub struct Prepared {
     pub planar: Vec<u8>,
 }
 
-/// Decodes any format the `image` crate knows (sniffed from the bytes, not the file name) and
-/// prepares it exactly as the trainer's `predict` does.
-pub fn prepare(bytes: &[u8]) -> Result<Prepared, PageError> {
-    let image: DynamicImage = image::load_from_memory(bytes).map_err(|err| match err {
-        image::ImageError::Unsupported(_) => PageError::input(NOT_AN_IMAGE_FORMAT),
-        other => PageError::input(format!("{NOT_A_READABLE_IMAGE} ({other})")),
-    })?;
-    let model_view = to_model_rgb(&image);
+/// Prepares an image the browser decoded (`createImageBitmap`, then the canvas's RGBA pixels)
+/// exactly as the trainer's `predict` prepares the file it decodes itself.
+pub fn prepare_rgba(rgba: Vec<u8>, width: u32, height: u32) -> Result<Prepared, PageError> {
+    let model_view = rgba_to_model_rgb(rgba, width, height).map_err(PageError::input)?;
     let planar = rgb_to_planar(&model_view);
     Ok(Prepared { model_view, planar })
 }

@@ -1,12 +1,12 @@
-//! The page's Rust side, natively: file bytes → prepared input → probabilities, and the errors a
-//! visitor can cause (a file that is not an image, a wrong weights file), each with its kind.
+//! The page's Rust side, natively: decoded pixels → prepared input → probabilities, and the
+//! errors a visitor can cause (pixels that do not make an image, a wrong weights file), each
+//! with its kind. Decoding is the browser's (`createImageBitmap`); here the `image` crate stands
+//! in for it, as it does in the trainer.
 
 use burn::prelude::*;
-use cifar_model::preprocess::image_to_tensor;
+use cifar_model::preprocess::{image_to_tensor, rgb_to_planar, to_model_rgb};
 use cifar_model::{Classifier, Layout, ModelInfo, Precision, ResNetConfig, to_safetensors};
-use cifar_web::classify::{
-    Classification, NOT_A_READABLE_IMAGE, NOT_AN_IMAGE_FORMAT, prepare, to_rgba,
-};
+use cifar_web::classify::{Classification, Prepared, prepare_rgba, to_rgba};
 use cifar_web::engine::Engine;
 use cifar_web::errors::{ErrorKind, PageError};
 use image::{ImageFormat, Rgb, RgbImage, RgbaImage};
@@ -45,31 +45,52 @@ fn input_error(result: Result<impl Sized, PageError>) -> String {
     }
 }
 
+/// What the page does with a file: the browser decodes it to RGBA pixels (here the `image`
+/// crate stands in), then the shared preprocessing.
+fn prepare_decoded(bytes: &[u8]) -> Prepared {
+    let rgba = image::load_from_memory(bytes).unwrap().to_rgba8();
+    let (width, height) = rgba.dimensions();
+    prepare_rgba(rgba.into_raw(), width, height).unwrap()
+}
+
 #[test]
-fn any_format_and_size_is_prepared_like_the_trainer() {
-    let photo = RgbImage::from_fn(120, 80, |x, y| Rgb([x as u8, y as u8, 7]));
-    for format in [ImageFormat::Png, ImageFormat::Jpeg, ImageFormat::Bmp] {
-        let prepared = prepare(&encode(photo.clone().into(), format)).unwrap();
-        assert_eq!(prepared.model_view.dimensions(), (32, 32));
-        assert_eq!(prepared.planar.len(), 3072);
-        assert_eq!(to_rgba(&prepared.model_view).len(), 32 * 32 * 4);
+fn decoded_pixels_are_prepared_exactly_like_the_trainers_file() {
+    // The trainer decodes the file and prepares the decoded image (RGB, or RGBA with alpha);
+    // the page prepares the RGBA pixels of the same decoded image: the same planar bytes.
+    let photo = RgbImage::from_fn(120, 80, |x, y| Rgb([x as u8, y as u8, (x * y) as u8]));
+    let translucent = RgbaImage::from_fn(50, 70, |x, y| {
+        image::Rgba([(4 * x) as u8, (3 * y) as u8, 200, (x * 5 + y) as u8])
+    });
+    let cases: [(image::DynamicImage, ImageFormat); 4] = [
+        (photo.clone().into(), ImageFormat::Png),
+        (photo.clone().into(), ImageFormat::Jpeg),
+        (photo.into(), ImageFormat::Bmp),
+        (translucent.into(), ImageFormat::Png),
+    ];
+    for (image, format) in cases {
+        let file = encode(image, format);
+        let trainer = rgb_to_planar(&to_model_rgb(&image::load_from_memory(&file).unwrap()));
+        let page = prepare_decoded(&file);
+        assert_eq!(page.planar, trainer, "{format:?}");
+        assert_eq!(page.model_view.dimensions(), (32, 32));
+        assert_eq!(to_rgba(&page.model_view).len(), 32 * 32 * 4);
     }
-    let with_alpha = RgbaImage::from_pixel(50, 50, image::Rgba([0, 0, 0, 0]));
-    let prepared = prepare(&encode(with_alpha.into(), ImageFormat::Png)).unwrap();
+    // Fully transparent pixels are white, as on a page.
+    let clear = RgbaImage::from_pixel(50, 50, image::Rgba([0, 0, 0, 0]));
+    let prepared = prepare_decoded(&encode(clear.into(), ImageFormat::Png));
     assert_eq!(prepared.model_view.get_pixel(10, 10).0, [255, 255, 255]);
 }
 
 #[test]
-fn non_images_get_a_message() {
-    // Bytes of no known format, and a PNG signature whose data is cut off.
+fn pixels_that_do_not_make_the_stated_image_get_a_message() {
+    assert!(prepare_rgba(vec![0; 100], 5, 5).is_ok());
+    let message = input_error(prepare_rgba(vec![0; 99], 5, 5));
     assert_eq!(
-        input_error(prepare(b"%PDF-1.7 definitely not an image")),
-        NOT_AN_IMAGE_FORMAT
+        message,
+        "99 bytes of RGBA pixels do not make a 5×5 image (100 expected)"
     );
-    assert_eq!(input_error(prepare(&[])), NOT_AN_IMAGE_FORMAT);
-    let png = encode(RgbImage::new(8, 8).into(), ImageFormat::Png);
-    let message = input_error(prepare(&png[..png.len() / 2]));
-    assert!(message.starts_with(NOT_A_READABLE_IMAGE), "{message}");
+    let message = input_error(prepare_rgba(Vec::new(), 0, 7));
+    assert!(message.contains("0×7"), "{message}");
 }
 
 #[test]
@@ -81,7 +102,7 @@ fn engine_computes_what_the_shared_model_computes() {
 
     let photo: image::DynamicImage =
         RgbImage::from_fn(64, 48, |x, y| Rgb([(3 * x) as u8, (5 * y) as u8, 90])).into();
-    let prepared = prepare(&encode(photo.clone(), ImageFormat::Png)).unwrap();
+    let prepared = prepare_decoded(&encode(photo.clone(), ImageFormat::Png));
     let probabilities = pollster::block_on(engine.probabilities(&prepared.planar))
         .unwrap()
         .into_values();

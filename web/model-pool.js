@@ -1,0 +1,239 @@
+// The page's model: a pool of module workers (web/worker.js), each holding its own copy of the
+// model. The first worker runs on WebGPU when the browser offers it, else on the CPU; on the CPU
+// backend, batches are split across all workers (the CPU backend is single-threaded in WASM,
+// and workers that each hold a model need no shared memory). A newer evaluation or a backend
+// switch cancels a running one; a worker that dies is replaced and given the model again.
+
+import { Channel, named } from "./protocol.js";
+
+/// How many workers share the CPU backend by default.
+export const defaultPoolSize = () => Math.max(1, Math.min(navigator.hardwareConcurrency || 1, 4));
+
+/// The wasm-bindgen glue and module that trunk linked into the page (hashed names).
+function moduleUrls() {
+  const glue = document.querySelector('link[rel="modulepreload"][href*="cifar-web"]');
+  const wasm = document.querySelector('link[rel="preload"][type="application/wasm"]');
+  if (!glue || !wasm) throw new Error("the page does not link the wasm module (build it with trunk)");
+  return { glue: glue.href, wasm: wasm.href };
+}
+
+class ModelWorker {
+  constructor(pool, index) {
+    this.pool = pool;
+    this.index = index;
+    this.channel = null;
+    this.started = null;
+  }
+
+  /// Starts the worker and gives it the pool's state: backend (the first worker only), weights
+  /// and test-time augmentation. Resolves when it can answer.
+  start() {
+    const worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module", name: `model-${this.index}` });
+    const channel = new Channel(worker, (reason) => this.pool.replace(this, reason));
+    this.channel = channel;
+    this.started = (async () => {
+      const { module, glue } = await this.pool.module;
+      await channel.request("init", { glue, module });
+      if (this.index === 0 && this.pool.backend === "webgpu") {
+        // A replacement of the WebGPU worker: WebGPU again, or the CPU if it no longer starts.
+        await channel.request("useWebGpu").catch((error) => {
+          this.pool.setBackend("cpu");
+          this.pool.onNote("WebGPU could not start again — using the CPU backend.", error.message);
+        });
+      }
+      if (this.pool.weights) {
+        await channel.request("loadWeights", { bytes: this.pool.weights });
+        await channel.request("setTta", { name: this.pool.tta });
+      }
+    })();
+    return this.started;
+  }
+
+  async request(kind, payload, transfer) {
+    await this.started;
+    return this.channel.request(kind, payload, transfer);
+  }
+
+  stop() {
+    this.channel?.die("stopped by the page");
+  }
+}
+
+export class ModelPool {
+  /// `onBackend(name)` runs when the active backend changes, `onNote(sentence, details)` when
+  /// something the visitor should know happened (a fallback, a restarted worker).
+  constructor({ size = defaultPoolSize(), onBackend = () => {}, onNote = () => {} } = {}) {
+    this.size = size;
+    this.onBackend = onBackend;
+    this.onNote = onNote;
+    this.backend = "cpu";
+    this.weights = null;
+    this.tta = "default";
+    this.generation = 0;
+    this.restarts = 0;
+    const { glue, wasm } = moduleUrls();
+    // Compiled once here, instantiated by every worker.
+    this.module = WebAssembly.compileStreaming(fetch(wasm)).then((module) => ({ module, glue }));
+    this.workers = [new ModelWorker(this, 0)];
+  }
+
+  get primary() {
+    return this.workers[0];
+  }
+
+  /// Starts the first worker, on WebGPU when `webgpu` is asked for and works; rejects only if
+  /// no worker can start at all. Resolves to the reason WebGPU did not start, or null.
+  async start({ webgpu }) {
+    await this.primary.start();
+    if (!webgpu) return null;
+    try {
+      await this.primary.request("useWebGpu");
+      this.setBackend("webgpu");
+      return null;
+    } catch (error) {
+      return error;
+    }
+  }
+
+  setBackend(name) {
+    this.backend = name;
+    this.onBackend(name);
+  }
+
+  /// Switches every request to WebGPU (rejects, staying on the CPU, when it cannot start).
+  async useWebGpu() {
+    this.cancel();
+    await this.primary.request("useWebGpu");
+    this.setBackend("webgpu");
+  }
+
+  async useCpu() {
+    this.cancel();
+    await this.primary.request("useCpu");
+    this.setBackend("cpu");
+  }
+
+  /// Loads a weights file in every worker; the first worker checks it, and on error every
+  /// worker keeps its model. Resolves to the model's summary.
+  async loadWeights(bytes) {
+    this.cancel();
+    const summary = await this.withFallback(() => this.primary.request("loadWeights", { bytes }));
+    this.weights = bytes;
+    this.tta = summary.tta;
+    await Promise.all(this.workers.slice(1).map((w) => w.request("loadWeights", { bytes }).then(() => w.request("setTta", { name: this.tta }))));
+    return summary;
+  }
+
+  async setTta(name) {
+    this.cancel(); // a running evaluation would mix answers of two TTAs
+    const tta = await this.primary.request("setTta", { name });
+    this.tta = tta;
+    await Promise.all(this.workers.slice(1).map((w) => w.request("setTta", { name: tta })));
+    return tta;
+  }
+
+  warmUp() {
+    return this.withFallback(() => this.primary.request("warmUp"));
+  }
+
+  /// Decodes and classifies a user's file in the first worker.
+  classifyFile(file) {
+    return this.withFallback(() => this.primary.request("classifyFile", { file }));
+  }
+
+  /// How many workers a batch is split across on the active backend.
+  get parallelism() {
+    return this.backend === "cpu" ? this.size : 1;
+  }
+
+  /// Probabilities of `count` planar images (rows flattened, in order), split across the
+  /// workers on the CPU backend. Rejects with a `CancelledError` when `cancel()` ran meanwhile.
+  async probabilities(planar, count) {
+    const generation = this.generation;
+    const run = async () => {
+      if (this.backend !== "cpu" || count < 2 || this.size < 2) {
+        return this.primary.request("probabilities", { planar });
+      }
+      await this.ensureWorkers();
+      const parts = Math.min(this.workers.length, count);
+      const imageBytes = planar.length / count;
+      const answers = await Promise.all(Array.from({ length: parts }, (_, k) => {
+        const from = Math.floor((k * count) / parts);
+        const to = Math.floor(((k + 1) * count) / parts);
+        const share = planar.slice(from * imageBytes, to * imageBytes);
+        return this.workers[k].request("probabilities", { planar: share }, [share.buffer]);
+      }));
+      return {
+        probabilities: answers.flatMap((a) => a.probabilities),
+        classes: answers[0].classes,
+        millis: Math.max(...answers.map((a) => a.millis)),
+        backend: "cpu",
+      };
+    };
+    const result = await this.withFallback(run);
+    if (generation !== this.generation) throw named("CancelledError", "replaced by a newer request");
+    return result;
+  }
+
+  /// Inference speed as the page gets it: `iterations` rounds of `batch` images through the
+  /// pool (split across the workers on the CPU backend, messages included), after one untimed
+  /// round.
+  async benchmark(batch, iterations) {
+    const images = Array.from({ length: batch * 3072 }, (_, i) => (i * 7) % 251);
+    const planar = () => Uint8Array.from(images);
+    await this.probabilities(planar(), batch);
+    let millis = 0;
+    for (let i = 0; i < iterations; i++) {
+      const input = planar();
+      const started = performance.now();
+      await this.probabilities(input, batch);
+      millis += performance.now() - started;
+    }
+    return { batch, iterations, millis, images_per_second: (1000 * batch * iterations) / millis, backend: this.backend, workers: this.parallelism };
+  }
+
+  /// Ends any running evaluation: its next answer rejects with a `CancelledError`.
+  cancel() {
+    this.generation++;
+  }
+
+  /// Starts the workers a CPU batch is split across (up to the pool's size).
+  async ensureWorkers() {
+    while (this.workers.length < this.size) this.workers.push(new ModelWorker(this, this.workers.length));
+    await Promise.all(this.workers.map((w) => w.started ?? w.start()));
+  }
+
+  /// Changes the number of workers (1 to 16); extra ones stop.
+  setSize(size) {
+    this.cancel();
+    this.size = Math.max(1, Math.min(16, Math.floor(size) || 1));
+    for (const worker of this.workers.splice(this.size)) worker.stop();
+  }
+
+  /// Replaces a dead worker with a fresh one holding the same model; a note says so.
+  replace(dead, reason) {
+    const index = this.workers.indexOf(dead);
+    if (index < 0) return; // stopped on purpose
+    this.restarts++;
+    const fresh = new ModelWorker(this, index);
+    this.workers[index] = fresh;
+    // Its failure to start shows in the next request sent to it.
+    fresh.start().catch(() => {});
+    this.onNote(`A model worker stopped and was restarted (${this.restarts} so far).`, reason);
+  }
+
+  /// Runs `work()`; if it fails on WebGPU with a DeviceError (a lost device, a failed read-back:
+  /// not the user's input, which fails anywhere), moves to the CPU with a note and runs it once
+  /// more there: never a dead page.
+  async withFallback(work) {
+    try {
+      return await work();
+    } catch (error) {
+      if (this.backend !== "webgpu" || error?.name !== "DeviceError") throw error;
+      await this.primary.request("useCpu");
+      this.setBackend("cpu");
+      this.onNote("WebGPU failed — switched to the CPU backend.", error.message);
+      return await work();
+    }
+  }
+}
