@@ -183,9 +183,12 @@ async function main() {
   $("weights-file").addEventListener("change", async (event) => {
     const file = event.target.files[0];
     if (!file) return;
+    const info = $("model-info");
+    info.dataset.loaded = "loading"; // "true" again once this file or, on error, the old model is in place
     try {
       await loadWeights(app, new Uint8Array(await file.arrayBuffer()), file.name);
     } catch (error) {
+      info.dataset.loaded = "true";
       status(`${file.name}: ${message(error)} — the current model is kept.`, "error");
     }
     event.target.value = "";

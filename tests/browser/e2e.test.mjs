@@ -254,7 +254,7 @@ test("webgpu: classifying and switching backends never block the main thread; a 
     const crash = await page.evaluate(() => window.pool.primary.request("crashForTest", { message: "simulated crash for the test" })
       .then(() => null, (error) => ({ name: error.name, message: error.message })));
     assert.equal(crash.name, "WorkerError");
-    assert.match(crash.message, /^the model code crashed: panicked at .*simulated crash for the test/);
+    assert.match(crash.message, /^the model code crashed: panicked at web\/src\/bindings\.rs:\d+:\d+:\s+simulated crash for the test$/);
     await page.waitForFunction(() => /A model worker stopped and was restarted/.test(document.querySelector("#backend-note").textContent), null, { timeout: TIMEOUT });
     const card = await classify(page, IMAGE);
     assert.match(await card.locator(".prediction").textContent(), /ms on webgpu/);

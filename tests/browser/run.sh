@@ -2,6 +2,7 @@
 # Builds the page with trunk and runs the browser end-to-end test (e2e.test.mjs) against weights
 # and an image made here, compared with `trainer predict` on the same files.
 # Needs scripts/setup-web.sh to have run. Screenshots land in $CARGO_TARGET_DIR/browser-artifacts.
+# TEST_PATTERN=regex runs only the tests whose names match.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
@@ -46,4 +47,4 @@ done
 DIST="$PWD/dist" WEIGHTS="$work/run/model-f16.safetensors" IMAGE="$work/image.png" \
   PYTORCH_WEIGHTS="$work/pytorch-state-dict.safetensors" \
   EXPECTED="$work/expected.json" ARTIFACTS="$CARGO_TARGET_DIR/browser-artifacts" VARIANTS="$work" \
-  node --test --test-reporter=spec tests/browser/e2e.test.mjs
+  node --test --test-reporter=spec ${TEST_PATTERN:+--test-name-pattern="$TEST_PATTERN"} tests/browser/e2e.test.mjs
