@@ -11,7 +11,7 @@
 #   SKIP_BUILD=1 DIST=/some/dist LABEL="no simd" bash bench/browser.sh   # an existing build
 #   FEATURES=ndarray-cpu DIST=/tmp/dist-ndarray bash bench/browser.sh   # CPU backend on ndarray
 #   NO_ONNX=1 …                      # without the ONNX Runtime Web part
-#   MODELS=narrow …                  # only these models (narrow, resnet18)
+#   MODELS=shipped …                 # only these models (shipped = assets/, resnet18)
 #
 # Needs scripts/setup.sh and scripts/setup-web.sh; nothing else may run on the machine meanwhile.
 set -euo pipefail
@@ -51,9 +51,9 @@ if [ -n "${NO_ONNX:-}" ]; then
   echo "NO_ONNX: the ONNX Runtime Web comparison is not run" >&2
 elif "$python" -c "import torch, safetensors, onnx" 2>/dev/null; then
   "$trainer" export --weights "$work/resnet18/model.safetensors" --format pytorch --out "$work/resnet18-pt.safetensors" >/dev/null
-  "$trainer" export --weights assets/model-f16.safetensors --format pytorch --out "$work/narrow-pt.safetensors" >/dev/null
+  "$trainer" export --weights assets/model-f16.safetensors --format pytorch --out "$work/shipped-pt.safetensors" >/dev/null
   "$python" bench/export_onnx.py --weights "$work/resnet18-pt.safetensors" --out "$work/files/resnet18.onnx" >&2
-  "$python" bench/export_onnx.py --weights "$work/narrow-pt.safetensors" --out "$work/files/narrow.onnx" >&2
+  "$python" bench/export_onnx.py --weights "$work/shipped-pt.safetensors" --out "$work/files/shipped.onnx" >&2
   onnx=true
 else
   echo "NOTE: $python has no torch/safetensors/onnx: the ONNX Runtime Web comparison is SKIPPED" >&2
@@ -69,7 +69,7 @@ config = {
     "dist": "$dist", "files": "$work/files", "image": "$work/image.png", "out": "$out/results.json",
     "threads": $threads, "onnx": "$onnx" == "true", "native": native,
     "models": [
-        {"name": "narrow", "weights": "shipped", "onnx": "narrow.onnx",
+        {"name": "shipped", "weights": "shipped", "onnx": "shipped.onnx",
          "iterations": {"cpu": {"1": 50, "64": 5}, "webgpu": {"1": 10, "64": 2}}},
         {"name": "resnet18", "weights": "resnet18-f16.safetensors", "onnx": "resnet18.onnx",
          "iterations": {"cpu": {"1": 10, "64": 2}, "webgpu": {"1": 3, "64": $resnet_gpu_64}}},

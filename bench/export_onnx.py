@@ -1,18 +1,22 @@
 """Exports our model to ONNX for the ONNX Runtime Web comparison (bench/browser.sh).
 
-Loads a `trainer export --format pytorch` safetensors file into the standard PyTorch CIFAR
-ResNet (bench/pytorch_resnet.py, strict), checks the ONNX graph with onnx.checker and
-writes it with a dynamic batch axis. Needs torch, safetensors and onnx (pip).
+Loads a `trainer export --format pytorch` safetensors file into the PyTorch definition of its
+architecture (bench/pytorch_resnet.py, strict): the standard CIFAR ResNet, or the fast residual
+net when the file has its whitening convolution (its BatchNorm ε from the file's `model_config`).
+Checks the ONNX graph with onnx.checker and writes it with a dynamic batch axis. One forward
+pass, no test-time augmentation. Needs torch, safetensors and onnx (pip).
 """
 import argparse
+import json
 import pathlib
 import sys
 
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
-from pytorch_resnet import ResNet  # noqa: E402
+from pytorch_resnet import FastResNet, ResNet  # noqa: E402
 
 
 def main():
@@ -22,8 +26,14 @@ def main():
     args = parser.parse_args()
 
     state = load_file(args.weights)
-    widths = [state[f"layer{i}.0.conv1.weight"].shape[0] for i in range(1, 5)]
-    model = ResNet(widths=widths)
+    with safe_open(args.weights, "pt") as f:
+        config = json.loads((f.metadata() or {}).get("model_config", "{}"))
+    if "whiten.weight" in state:
+        widths = [state[f"layers.{i}.conv1.weight"].shape[0] for i in range(3)]
+        model = FastResNet(widths=widths, batchnorm_epsilon=config.get("batchnorm_epsilon", 1e-5))
+    else:
+        widths = [state[f"layer{i}.0.conv1.weight"].shape[0] for i in range(1, 5)]
+        model = ResNet(widths=widths)
     model.load_state_dict(state, strict=True)
     model.eval()
     example = torch.randn(2, 3, 32, 32)
