@@ -127,10 +127,11 @@ async function main() {
   const session = new Session(); // the test set's books; the model is in the workers
   const pool = new ModelPool({
     onBackend: showBackend,
-    onNote: (sentence, details) => {
+    onFallback: (sentence, details) => {
       backendNote(sentence, details);
-      if (/switched to the CPU|using the CPU/.test(sentence)) status("Model ready on cpu (moved from WebGPU after a failure).");
+      status("Model ready on cpu (moved from WebGPU after a failure).");
     },
+    onNote: backendNote,
   });
   const app = { pool, session };
   window.session = session; // for tests and the console

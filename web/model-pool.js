@@ -38,7 +38,7 @@ class ModelWorker {
         // A replacement of the WebGPU worker: WebGPU again, or the CPU if it no longer starts.
         await channel.request("useWebGpu").catch((error) => {
           this.pool.setBackend("cpu");
-          this.pool.onNote("WebGPU could not start again — using the CPU backend.", error.message);
+          this.pool.onFallback("WebGPU could not start again — using the CPU backend.", error.message);
         });
       }
       if (this.pool.weights) {
@@ -60,11 +60,13 @@ class ModelWorker {
 }
 
 export class ModelPool {
-  /// `onBackend(name)` runs when the active backend changes, `onNote(sentence, details)` when
-  /// something the visitor should know happened (a fallback, a restarted worker).
-  constructor({ size = defaultPoolSize(), onBackend = () => {}, onNote = () => {} } = {}) {
+  /// `onBackend(name)` runs when the active backend changes, `onFallback(sentence, details)`
+  /// when a WebGPU failure moved the work to the CPU, `onNote(sentence, details)` for anything
+  /// else the visitor should know (a restarted worker).
+  constructor({ size = defaultPoolSize(), onBackend = () => {}, onFallback = () => {}, onNote = () => {} } = {}) {
     this.size = size;
     this.onBackend = onBackend;
+    this.onFallback = onFallback;
     this.onNote = onNote;
     this.backend = "cpu";
     this.weights = null;
@@ -232,7 +234,7 @@ export class ModelPool {
       if (this.backend !== "webgpu" || error?.name !== "DeviceError") throw error;
       await this.primary.request("useCpu");
       this.setBackend("cpu");
-      this.onNote("WebGPU failed — switched to the CPU backend.", error.message);
+      this.onFallback("WebGPU failed — switched to the CPU backend.", error.message);
       return await work();
     }
   }

@@ -1,6 +1,6 @@
 // The message protocol between the page and its model workers (web/worker.js). A request is
-// `{id, kind, payload}` (large buffers transferred, not copied); the answer is `{id, result}` or
-// `{id, error: {name, message}, fatal}`. An error keeps its `name` across the crossing —
+// `{id, kind, payload}` (the page transfers large buffers rather than copying them); the answer
+// is `{id, result}` or `{id, error: {name, message}, fatal}`. An error keeps its `name` across the crossing —
 // `InputError` (the user's file or request), `DeviceError` (the GPU failed), `WorkerError` (the
 // worker died), `CancelledError` (a newer request replaced this one) — so that the page decides
 // by kind: fall back to the CPU on a DeviceError only, restart a worker on a fatal one.
@@ -66,7 +66,7 @@ export class Channel {
 }
 
 /// The worker's side: runs `handlers[kind](payload)` for each request and answers with its
-/// result — `{result, transfer}` when a handler returns buffers to transfer. A WebAssembly trap
+/// result. A WebAssembly trap
 /// (a Rust panic) leaves the module unusable: the answer then carries the panic's message and
 /// `fatal`, and the page replaces the worker.
 export function serve(handlers, panicMessage) {
@@ -74,9 +74,7 @@ export function serve(handlers, panicMessage) {
     try {
       const handler = handlers[kind];
       if (!handler) throw named("InputError", `unknown request "${kind}"`);
-      const answer = await handler(payload);
-      const { result, transfer } = answer?.transfer ? answer : { result: answer, transfer: [] };
-      self.postMessage({ id, result }, transfer);
+      self.postMessage({ id, result: await handler(payload) });
     } catch (error) {
       const fatal = error instanceof WebAssembly.RuntimeError;
       const reported = fatal ? named("WorkerError", panicMessage() ?? `the model code stopped: ${error.message}`) : error;

@@ -1,7 +1,7 @@
 // A model worker: one instance of the wasm module with its own model, on WebGPU or the CPU.
 // The page (web/model-pool.js) starts one or more and talks to them through web/protocol.js;
 // everything that computes — loading weights, decoding and classifying images, batches of the
-// evaluation — happens here, so the page's main thread only draws.
+// evaluation and of the benchmark — happens here, so the page's main thread only draws.
 
 import { named, serve } from "./protocol.js";
 
@@ -49,11 +49,9 @@ serve({
   warmUp: () => ready().warmUp(),
   async classifyFile({ file }) {
     const { rgba, width, height } = await decode(file);
-    const result = await ready().classifyRgba(rgba, width, height);
-    return { result, transfer: [] };
+    return ready().classifyRgba(rgba, width, height);
   },
   probabilities: ({ planar }) => ready().probabilities(planar),
-  benchmark: ({ batch, iterations }) => ready().benchmark(batch, iterations),
   /// For the browser test: a Rust panic inside the module, to show that its message reaches the
   /// page and that the worker is replaced.
   crashForTest: ({ message }) => ready().crashForTest(message),

@@ -1,11 +1,15 @@
 //! Augmentation: determinism with a seed, and crop/flip/rotation on known images.
 
+mod common;
+
 use burn::prelude::*;
 use cifar_trainer::augment::{
     AugmentConfig, BatchPosition, Fill, ImageTransform, apply, apply_with, cutout,
 };
 use rand::SeedableRng;
 use rand::rngs::StdRng;
+
+use common::reflect32;
 
 fn ramp(batch: usize) -> Tensor<4> {
     let values: Vec<f32> = (0..batch * 3 * 32 * 32)
@@ -320,15 +324,6 @@ fn reflect_fill_crops_from_a_mirrored_border() {
         },
     ];
     let out = pixels(apply_with(images, &transforms, Fill::Reflect, 4));
-    let reflect = |v: i32| -> usize {
-        if v < 0 {
-            (-v) as usize
-        } else if v > 31 {
-            (62 - v) as usize
-        } else {
-            v as usize
-        }
-    };
     for (image, t) in transforms.iter().enumerate() {
         for c in 0..3 {
             for y in 0..32i32 {
@@ -336,8 +331,8 @@ fn reflect_fill_crops_from_a_mirrored_border() {
                     let x_read = if t.flip { 31 - x } else { x };
                     let source = image * 3072
                         + c * 1024
-                        + reflect(y - t.shift_y) * 32
-                        + reflect(x_read - t.shift_x);
+                        + reflect32(y - t.shift_y) * 32
+                        + reflect32(x_read - t.shift_x);
                     let index = image * 3072 + c * 1024 + (y * 32 + x) as usize;
                     assert!(
                         (out[index] - original[source]).abs() < 1e-5,

@@ -184,15 +184,6 @@ struct Progress<'a> {
     backend: String,
 }
 
-#[derive(Serialize)]
-struct BenchResult {
-    batch: usize,
-    iterations: usize,
-    millis: f64,
-    images_per_second: f64,
-    backend: &'static str,
-}
-
 impl State {
     fn engine(&self) -> Result<Rc<Engine>, PageError> {
         self.engine
@@ -219,6 +210,14 @@ impl State {
             .check_model_classes(classes)
             .map_err(PageError::input)?;
         Ok(test_set)
+    }
+
+    /// The workers' probabilities (rows flattened) as rows of the report's classes, with the
+    /// test set they are scored against.
+    fn report_rows(&self, values: Vec<f32>) -> Result<(Rc<TestSet>, Probabilities), PageError> {
+        let test_set = self.test_set_for_model()?;
+        let rows = Probabilities::new(test_set.report.class_names.len(), values)?;
+        Ok((test_set, rows))
     }
 }
 
@@ -374,7 +373,7 @@ impl Session {
     }
 }
 
-/// The error browser, in-browser evaluation and benchmarks.
+/// The error browser and the bookkeeping of an in-browser evaluation (main thread).
 #[wasm_bindgen]
 impl Session {
     /// Loads the trainer's test report (JSON text) and its images; resolves to the summary
@@ -454,9 +453,14 @@ impl Session {
         backend: String,
     ) -> Result<JsValue, JsValue> {
         let result = || -> Result<JsValue, PageError> {
-            let test_set = self.state.borrow().test_set_for_model()?;
-            test_set.planar(index, 1).map_err(PageError::input)?;
-            let rows = Probabilities::new(test_set.report.class_names.len(), probabilities)?;
+            let (test_set, rows) = self.state.borrow().report_rows(probabilities)?;
+            test_set.planar(index, 1).map_err(PageError::input)?; // the index exists
+            if rows.len() != 1 {
+                return Err(PageError::input(format!(
+                    "{} rows of probabilities for one test image",
+                    rows.len()
+                )));
+            }
             let row = rows.into_values();
             to_js(&TestImageResult {
                 comparison: compare(&test_set.report, index, &row),
@@ -505,8 +509,7 @@ impl Session {
         backend: String,
     ) -> Result<JsValue, JsValue> {
         let progress = || -> Result<JsValue, PageError> {
-            let test_set = self.state.borrow().test_set_for_model()?;
-            let rows = Probabilities::new(test_set.report.class_names.len(), probabilities)?;
+            let (test_set, rows) = self.state.borrow().report_rows(probabilities)?;
             let mut state = self.state.borrow_mut();
             let evaluation = state
                 .evaluation
@@ -523,32 +526,6 @@ impl Session {
             })
         };
         progress().map_err(js_error)
-    }
-
-    /// Inference speed: `iterations` forward passes of `batch` images (after one untimed pass),
-    /// each read back to the page as a classification would be.
-    pub fn benchmark(&self, batch: usize, iterations: usize) -> Promise {
-        let state = self.state.clone();
-        promise(async move {
-            let (engine, backend) = current(&state)?;
-            let batch = batch.max(1);
-            let iterations = iterations.max(1);
-            let planar: Vec<u8> = (0..batch * IMAGE_BYTES)
-                .map(|i| (i * 7 % 251) as u8)
-                .collect();
-            timed(&engine, &planar).await?;
-            let mut millis = 0.0;
-            for _ in 0..iterations {
-                millis += timed(&engine, &planar).await?.1;
-            }
-            to_js(&BenchResult {
-                batch,
-                iterations,
-                millis,
-                images_per_second: 1000.0 * (batch * iterations) as f64 / millis,
-                backend: backend.name(),
-            })
-        })
     }
 }
 
