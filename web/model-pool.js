@@ -25,8 +25,8 @@ class ModelWorker {
     this.started = null;
   }
 
-  /// Starts the worker and gives it the pool's state: backend (the first worker only), weights
-  /// and test-time augmentation. Resolves when it can answer.
+  /// Starts the worker and gives it the pool's state: backend (the first worker only), weights,
+  /// test-time augmentation and the shipped test images. Resolves when it can answer.
   start() {
     const worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module", name: `model-${this.index}` });
     const channel = new Channel(worker, (reason) => this.pool.replace(this, reason));
@@ -45,6 +45,7 @@ class ModelWorker {
         await channel.request("loadWeights", { bytes: this.pool.weights });
         await channel.request("setTta", { name: this.pool.tta });
       }
+      if (this.pool.testImages) await channel.request("setTestImages", this.pool.testImages);
     })();
     return this.started;
   }
@@ -71,6 +72,7 @@ export class ModelPool {
     this.backend = "cpu";
     this.weights = null;
     this.tta = "default";
+    this.testImages = null;
     this.generation = 0;
     this.restarts = 0;
     const { glue, wasm } = moduleUrls();
@@ -150,21 +152,40 @@ export class ModelPool {
 
   /// Probabilities of `count` planar images (rows flattened, in order), split across the
   /// workers on the CPU backend. Rejects with a `CancelledError` when `cancel()` ran meanwhile.
-  async probabilities(planar, count) {
+  probabilities(planar, count) {
+    const imageBytes = planar.length / count;
+    return this.split(count, (worker, from, to) => {
+      if (from === 0 && to === count) return worker.request("probabilities", { planar });
+      const share = planar.slice(from * imageBytes, to * imageBytes);
+      return worker.request("probabilities", { planar: share }, [share.buffer]);
+    });
+  }
+
+  /// Gives every worker the shipped test images once (`count` planar images back to back), so
+  /// that evaluating them sends only index ranges: the main thread copies no pixels per round,
+  /// which keeps its tasks short while the workers compute.
+  async setTestImages(images, count) {
+    this.testImages = { images, imageBytes: images.length / count, count };
+    await Promise.all(this.workers.filter((w) => w.started).map((w) => w.request("setTestImages", this.testImages)));
+  }
+
+  /// Probabilities of the shipped test images `start..start + count`, like `probabilities`.
+  testProbabilities(start, count) {
+    if (!this.testImages) return Promise.reject(named("InputError", "the test images are not loaded"));
+    return this.split(count, (worker, from, to) =>
+      worker.request("testProbabilities", { start: start + from, count: to - from }));
+  }
+
+  /// Runs `ask(worker, from, to)` for consecutive shares of `count` images (one per worker on
+  /// the CPU backend, else all in the first worker) and joins the answers in order.
+  async split(count, ask) {
     const generation = this.generation;
     const run = async () => {
-      if (this.backend !== "cpu" || count < 2 || this.size < 2) {
-        return this.primary.request("probabilities", { planar });
-      }
+      if (this.backend !== "cpu" || count < 2 || this.size < 2) return ask(this.primary, 0, count);
       await this.ensureWorkers();
       const parts = Math.min(this.workers.length, count);
-      const imageBytes = planar.length / count;
-      const answers = await Promise.all(Array.from({ length: parts }, (_, k) => {
-        const from = Math.floor((k * count) / parts);
-        const to = Math.floor(((k + 1) * count) / parts);
-        const share = planar.slice(from * imageBytes, to * imageBytes);
-        return this.workers[k].request("probabilities", { planar: share }, [share.buffer]);
-      }));
+      const answers = await Promise.all(Array.from({ length: parts }, (_, k) =>
+        ask(this.workers[k], Math.floor((k * count) / parts), Math.floor(((k + 1) * count) / parts))));
       return {
         probabilities: answers.flatMap((a) => a.probabilities),
         classes: answers[0].classes,

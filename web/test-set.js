@@ -114,7 +114,7 @@ async function showDetail({ session, pool }, entry) {
   $("detail-flag").textContent = "";
   try {
     const started = performance.now();
-    const live = await pool.probabilities(session.testPlanar(entry.index, 1), 1);
+    const live = await pool.testProbabilities(entry.index, 1);
     if (detail.dataset.index !== String(entry.index)) return; // another image was clicked since
     const result = session.compareTestImage(entry.index, live.probabilities, performance.now() - started, live.backend);
     $("detail-live").replaceChildren(bars(result.probabilities, result.top, names));
@@ -162,7 +162,7 @@ async function evaluate({ session, pool }) {
       if (!next) break;
       const [start, count] = next;
       const started = performance.now();
-      const batch = await pool.probabilities(session.testPlanar(start, count), count);
+      const batch = await pool.testProbabilities(start, count);
       const millis = performance.now() - started;
       showProgress(session.recordEvaluation(start, batch.probabilities, millis, batch.backend));
       if (millis < 150 && perWorker < 64) perWorker *= 2;
@@ -189,6 +189,8 @@ async function open(app) {
       fetchWithProgress(IMAGES, $("test-set-progress")),
     ]);
     summary = session.loadTestSet(report, images);
+    // The workers keep their own copy of the pixels; an evaluation then sends them index ranges.
+    await app.pool.setTestImages(session.testPlanar(0, summary.images), summary.images);
     $("test-set-info").textContent = `${summary.images} shipped test images, ${summary.errors} misclassified: `
       + `accuracy ${percent(summary.accuracy)} as stored by the trainer for ${summary.weights}.`;
     classOptions($("filter-label"), summary.class_names);

@@ -6,6 +6,8 @@
 import { named, serve } from "./protocol.js";
 
 let session = null;
+/// The shipped test images, given once by the page: `{images, imageBytes, count}`.
+let testSet = null;
 
 const ready = () => {
   if (!session) throw named("InputError", "the model worker is not initialised");
@@ -52,6 +54,17 @@ serve({
     return ready().classifyRgba(rgba, width, height);
   },
   probabilities: ({ planar }) => ready().probabilities(planar),
+  setTestImages(given) {
+    testSet = given;
+  },
+  testProbabilities({ start, count }) {
+    if (!testSet) throw named("InputError", "this worker has no test images");
+    if (!(start >= 0 && count >= 1 && start + count <= testSet.count)) {
+      throw named("InputError", `test images ${start}..${start + count} are outside 0..${testSet.count}`);
+    }
+    const { images, imageBytes } = testSet;
+    return ready().probabilities(images.subarray(start * imageBytes, (start + count) * imageBytes));
+  },
   /// For the browser test: a Rust panic inside the module, to show that its message reaches the
   /// page and that the worker is replaced.
   crashForTest: ({ message }) => ready().crashForTest(message),
