@@ -16,7 +16,10 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pytorch_resnet import MODELS, ResNet  # noqa: E402
+from pytorch_resnet import MODELS, FastResNet, ResNet  # noqa: E402
+
+# The trainer's `bench` presets: the two ResNets and the fast net at its default widths.
+NETS = {**{name: (lambda kw=kw: ResNet(**kw)) for name, kw in MODELS.items()}, "fast": FastResNet}
 
 
 def sync(device):
@@ -26,7 +29,7 @@ def sync(device):
 
 def measure(name, train_batch, infer_batch, warmup, iterations, device):
     torch.manual_seed(0)
-    model = ResNet(**MODELS[name]).to(device)
+    model = NETS[name]().to(device)
     optim = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     images = torch.randn(train_batch, 3, 32, 32, device=device)
     labels = torch.arange(train_batch, device=device) % 10
@@ -63,13 +66,13 @@ def main():
     parser.add_argument("--infer-batch", type=int, default=256)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--iterations", type=int, default=5)
-    parser.add_argument("--model", choices=sorted(MODELS), action="append")
+    parser.add_argument("--model", choices=sorted(NETS), action="append")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     results = {}
-    for name in args.model or ["resnet18", "narrow"]:
+    for name in args.model or ["resnet18", "narrow", "fast"]:
         results[name] = measure(name, args.train_batch, args.infer_batch, args.warmup, args.iterations,
                                 torch.device(args.device))
         r = results[name]

@@ -1,0 +1,220 @@
+//! The CPU backend's convolution gradients (the patched burn-flex under `vendor/`: input and
+//! weight gradients as GEMMs over im2col columns) against a convolution written here as plain
+//! loops in f64. The shapes reach every branch: stride 1 and 2, padding 0, 1 and asymmetric,
+//! 1×1, 2×2 and 3×3 kernels, dilation 2, two groups, batch 1 (the GEMMs run in parallel) and
+//! batches of several images (the images do), channel counts that are not multiples of 8.
+
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use burn::tensor::module::conv2d;
+use burn::tensor::ops::ConvOptions;
+
+#[derive(Clone, Copy, Debug)]
+struct Case {
+    batch: usize,
+    c_in: usize,
+    c_out: usize,
+    size: [usize; 2],
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    /// (begin, end) per axis.
+    padding: [(usize, usize); 2],
+    dilation: [usize; 2],
+    groups: usize,
+}
+
+impl Case {
+    fn options(&self) -> ConvOptions<2> {
+        ConvOptions::new_with_padding(self.stride, self.padding, self.dilation, self.groups)
+    }
+
+    fn out(&self, axis: usize) -> usize {
+        let (begin, end) = self.padding[axis];
+        let span = self.dilation[axis] * (self.kernel[axis] - 1) + 1;
+        (self.size[axis] + begin + end - span) / self.stride[axis] + 1
+    }
+
+    /// For every (image, output channel, output pixel, input channel of its group, kernel
+    /// tap) that reads a pixel inside the image: `f(y index, x index, w index)`.
+    fn for_each_tap(&self, mut f: impl FnMut(usize, usize, usize)) {
+        let [h, w] = self.size;
+        let [kh, kw] = self.kernel;
+        let (oh, ow) = (self.out(0), self.out(1));
+        let (group_in, group_out) = (self.c_in / self.groups, self.c_out / self.groups);
+        for b in 0..self.batch {
+            for o in 0..self.c_out {
+                let g = o / group_out;
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let y_index = ((b * self.c_out + o) * oh + oy) * ow + ox;
+                        for ci in 0..group_in {
+                            let c = g * group_in + ci;
+                            for ky in 0..kh {
+                                let iy = (oy * self.stride[0] + ky * self.dilation[0]) as isize
+                                    - self.padding[0].0 as isize;
+                                if iy < 0 || iy >= h as isize {
+                                    continue;
+                                }
+                                for kx in 0..kw {
+                                    let ix = (ox * self.stride[1] + kx * self.dilation[1]) as isize
+                                        - self.padding[1].0 as isize;
+                                    if ix < 0 || ix >= w as isize {
+                                        continue;
+                                    }
+                                    let x_index =
+                                        ((b * self.c_in + c) * h + iy as usize) * w + ix as usize;
+                                    let w_index = ((o * group_in + ci) * kh + ky) * kw + kx;
+                                    f(y_index, x_index, w_index);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn values<const D: usize>(tensor: &Tensor<D>) -> Vec<f64> {
+    tensor
+        .to_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .unwrap()
+        .into_iter()
+        .map(f64::from)
+        .collect()
+}
+
+/// Largest |a − b| relative to the largest |b| (gradients are sums of many terms: an
+/// elementwise relative error would judge the cancellations, not the kernel).
+fn relative_error(a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs())).max(1e-12);
+    a.iter()
+        .zip(b)
+        .fold(0.0f64, |m, (x, y)| m.max((x - y).abs()))
+        / scale
+}
+
+/// What differs from the loops, one line per output (empty when all agree).
+fn check(case: Case, seed: u64) -> Vec<String> {
+    let device = Device::flex();
+    device.seed(seed);
+    let autodiff = device.clone().autodiff();
+    let x_shape = [case.batch, case.c_in, case.size[0], case.size[1]];
+    let w_shape = [
+        case.c_out,
+        case.c_in / case.groups,
+        case.kernel[0],
+        case.kernel[1],
+    ];
+    let y_shape = [case.batch, case.c_out, case.out(0), case.out(1)];
+    let normal = Distribution::Normal(0.0, 1.0);
+    let x = Tensor::<4>::random(x_shape, normal, &autodiff).require_grad();
+    let w = Tensor::<4>::random(w_shape, normal, &autodiff).require_grad();
+    let dy = Tensor::<4>::random(y_shape, normal, &autodiff);
+
+    let y = conv2d(x.clone(), w.clone(), None, case.options());
+    let grads = (y.clone() * dy.clone()).sum().backward();
+    let dx = x.grad(&grads).expect("input gradient");
+    let dw = w.grad(&grads).expect("weight gradient");
+
+    let (xv, wv, dyv) = (values(&x), values(&w), values(&dy));
+    let mut y_ref = vec![0.0; dyv.len()];
+    let mut dx_ref = vec![0.0; xv.len()];
+    let mut dw_ref = vec![0.0; wv.len()];
+    case.for_each_tap(|yi, xi, wi| {
+        y_ref[yi] += xv[xi] * wv[wi];
+        dx_ref[xi] += dyv[yi] * wv[wi];
+        dw_ref[wi] += dyv[yi] * xv[xi];
+    });
+    let errors = [
+        ("forward", relative_error(&values(&y), &y_ref)),
+        ("input gradient", relative_error(&values(&dx), &dx_ref)),
+        ("weight gradient", relative_error(&values(&dw), &dw_ref)),
+    ];
+    errors
+        .into_iter()
+        .filter(|(_, error)| error.is_nan() || *error >= 1e-5)
+        .map(|(what, error)| format!("{what} of {case:?}: relative error {error:e}"))
+        .collect()
+}
+
+#[test]
+fn convolution_gradients_equal_direct_loops() {
+    let base = Case {
+        batch: 3,
+        c_in: 5,
+        c_out: 7,
+        size: [9, 11],
+        kernel: [3, 3],
+        stride: [1, 1],
+        padding: [(1, 1); 2],
+        dilation: [1, 1],
+        groups: 1,
+    };
+    let cases = [
+        base,
+        Case { batch: 1, ..base },
+        Case {
+            stride: [2, 2],
+            ..base
+        },
+        Case {
+            padding: [(0, 0); 2],
+            ..base
+        },
+        Case {
+            kernel: [1, 1],
+            padding: [(0, 0); 2],
+            ..base
+        },
+        Case {
+            kernel: [1, 1],
+            stride: [2, 2],
+            padding: [(0, 0); 2],
+            c_in: 12,
+            ..base
+        },
+        // The fast net's whitening layer: 2×2, no padding, 3 channels in.
+        Case {
+            c_in: 3,
+            c_out: 24,
+            kernel: [2, 2],
+            padding: [(0, 0); 2],
+            size: [12, 12],
+            ..base
+        },
+        Case {
+            dilation: [2, 2],
+            padding: [(2, 2); 2],
+            ..base
+        },
+        Case {
+            groups: 2,
+            c_in: 6,
+            c_out: 10,
+            ..base
+        },
+        Case {
+            padding: [(1, 0), (0, 2)],
+            stride: [2, 1],
+            ..base
+        },
+        // More images than threads, with an odd count (uneven shares), wider channels.
+        Case {
+            batch: 9,
+            c_in: 13,
+            c_out: 17,
+            size: [7, 7],
+            ..base
+        },
+    ];
+    let failures: Vec<String> = cases
+        .into_iter()
+        .enumerate()
+        .flat_map(|(seed, case)| check(case, seed as u64))
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -1,0 +1,590 @@
+//! 2D convolution and its two backward passes as GEMMs over im2col columns in NCHW.
+//!
+//! Without the backward passes here, Burn's generic fallbacks run: the input gradient as a
+//! transposed convolution and the weight gradient as a convolution over swapped tensors, which
+//! on this backend means one small GEMM per image (or per input channel) with the output
+//! gradient re-packed each time. Per image `b` and group `g`, with `col` the im2col of the input
+//! (`C_in/g·kh·kw` rows × `Ho·Wo` columns, built straight from NCHW) and `dY[b, g]` the output
+//! gradient (`C_out/g × Ho·Wo`):
+//!
+//! - forward: `Y[b, g] = W[g] · col[b, g]`, written in place into the NCHW output (the generic
+//!   forward converts the input to NHWC, builds im2col tiles of 512 pixels and scatters each
+//!   tile's result back to NCHW with strided writes); images in parallel. Used for single-group
+//!   convolutions with a kernel larger than 1×1 that are not the small-channel case, which keep
+//!   their own fast paths;
+//! - weight gradient: `dW[g] = Σ_b dY[b, g] · col[b, g]ᵀ`. Threads take contiguous runs of
+//!   images, accumulate their own partial `dW` (one GEMM per image, accumulating into the same
+//!   destination) and the partials are summed at the end;
+//! - input gradient: `dcol = W[g]ᵀ · dY[b, g]`, scattered back into `dX[b]` (col2im). Images run
+//!   in parallel, each writing only its own `dX[b]`.
+//!
+//! With fewer images than threads, the GEMMs themselves run in parallel instead. Any stride,
+//! padding (asymmetric too: the output size is read from `dY`), dilation and group count;
+//! f32, f64 and f16 through `gemm`, bf16 through f32.
+
+use alloc::vec;
+use alloc::vec::Vec;
+use burn_backend::DType;
+use burn_backend::ops::ConvOptions;
+use burn_backend::ops::conv::calculate_conv_output_size;
+use burn_std::{Bytes, Shape, f16};
+use core::ops::AddAssign;
+
+use crate::{FlexTensor, Layout};
+
+/// The sizes of one 2D convolution, read from its input, weight and output gradient.
+#[derive(Clone, Copy, Debug)]
+struct Geometry {
+    batch: usize,
+    c_in: usize,
+    h: usize,
+    w: usize,
+    c_out: usize,
+    groups: usize,
+    /// Input and output channels per group.
+    group_in: usize,
+    group_out: usize,
+    kh: usize,
+    kw: usize,
+    stride: [usize; 2],
+    padding: [usize; 2],
+    dilation: [usize; 2],
+    oh: usize,
+    ow: usize,
+}
+
+impl Geometry {
+    fn new(x: &[usize], weight: &[usize], output: &[usize], options: &ConvOptions<2>) -> Self {
+        let groups = options.groups;
+        Self {
+            batch: x[0],
+            c_in: x[1],
+            h: x[2],
+            w: x[3],
+            c_out: weight[0],
+            groups,
+            group_in: weight[1],
+            group_out: weight[0] / groups,
+            kh: weight[2],
+            kw: weight[3],
+            stride: options.stride,
+            padding: options.padding_begin(),
+            dilation: options.dilation,
+            oh: output[2],
+            ow: output[3],
+        }
+    }
+
+    /// Rows of one group's im2col matrix (and columns of its weight matrix).
+    fn col_rows(&self) -> usize {
+        self.group_in * self.kh * self.kw
+    }
+
+    fn spatial_out(&self) -> usize {
+        self.oh * self.ow
+    }
+
+    fn image_in(&self) -> usize {
+        self.c_in * self.h * self.w
+    }
+
+    fn image_out(&self) -> usize {
+        self.c_out * self.spatial_out()
+    }
+
+    /// The output columns `ox` whose input column `ox·stride + kx·dilation − padding` lies
+    /// inside the image, as a range, with the input column of the first one.
+    fn valid(&self, axis: usize, k: usize, out: usize, size: usize) -> (usize, usize, usize) {
+        let offset = (k * self.dilation[axis]) as isize - self.padding[axis] as isize;
+        let stride = self.stride[axis] as isize;
+        // Smallest o with o·stride + offset ≥ 0, and the end of those with o·stride + offset < size.
+        let first = if offset >= 0 {
+            0
+        } else {
+            ((-offset + stride - 1) / stride) as usize
+        };
+        let end = if (size as isize) <= offset {
+            0
+        } else {
+            (((size as isize - offset) + stride - 1) / stride) as usize
+        };
+        let end = end.min(out);
+        let first = first.min(end);
+        let input = (first as isize * stride + offset).max(0) as usize;
+        (first, end, input)
+    }
+}
+
+/// Writes group `g` of image `x` (`[C_in, H, W]`) as im2col columns into `col`
+/// (`col_rows × Ho·Wo`, row-major); padding reads as zero.
+fn im2col<T: Copy>(geo: &Geometry, x: &[T], g: usize, col: &mut [T], zero: T) {
+    let (n, plane) = (geo.spatial_out(), geo.h * geo.w);
+    let mut row = 0;
+    for ci in 0..geo.group_in {
+        let x_plane = &x[(g * geo.group_in + ci) * plane..][..plane];
+        for ky in 0..geo.kh {
+            let (y0, y1, iy0) = geo.valid(0, ky, geo.oh, geo.h);
+            for kx in 0..geo.kw {
+                let (x0, x1, ix0) = geo.valid(1, kx, geo.ow, geo.w);
+                let dst = &mut col[row * n..][..n];
+                row += 1;
+                dst[..y0 * geo.ow].fill(zero);
+                dst[y1 * geo.ow..].fill(zero);
+                for oy in y0..y1 {
+                    let iy = iy0 + (oy - y0) * geo.stride[0];
+                    let src = &x_plane[iy * geo.w..][..geo.w];
+                    let out = &mut dst[oy * geo.ow..][..geo.ow];
+                    out[..x0].fill(zero);
+                    out[x1..].fill(zero);
+                    if geo.stride[1] == 1 {
+                        out[x0..x1].copy_from_slice(&src[ix0..ix0 + (x1 - x0)]);
+                    } else {
+                        for (k, o) in out[x0..x1].iter_mut().enumerate() {
+                            *o = src[ix0 + k * geo.stride[1]];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The adjoint of [`im2col`]: adds columns `col` of group `g` back into image `dx`.
+fn col2im<T: Copy + AddAssign>(geo: &Geometry, col: &[T], g: usize, dx: &mut [T]) {
+    let (n, plane) = (geo.spatial_out(), geo.h * geo.w);
+    let mut row = 0;
+    for ci in 0..geo.group_in {
+        let dx_plane = &mut dx[(g * geo.group_in + ci) * plane..][..plane];
+        for ky in 0..geo.kh {
+            let (y0, y1, iy0) = geo.valid(0, ky, geo.oh, geo.h);
+            for kx in 0..geo.kw {
+                let (x0, x1, ix0) = geo.valid(1, kx, geo.ow, geo.w);
+                let src = &col[row * n..][..n];
+                row += 1;
+                for oy in y0..y1 {
+                    let iy = iy0 + (oy - y0) * geo.stride[0];
+                    let dst = &mut dx_plane[iy * geo.w..][..geo.w];
+                    let from = &src[oy * geo.ow..][x0..x1];
+                    for (k, &v) in from.iter().enumerate() {
+                        dst[ix0 + k * geo.stride[1]] += v;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `dst (m×n) = read·dst + lhs (m×k) · rhs (k×n)` with explicit (column, row) strides.
+#[allow(clippy::too_many_arguments)]
+fn gemm<T: Copy + 'static>(
+    [m, n, k]: [usize; 3],
+    dst: &mut [T],
+    read_dst: bool,
+    lhs: (&[T], isize, isize),
+    rhs: (&[T], isize, isize),
+    one: T,
+    parallel: bool,
+) {
+    let parallelism = if parallel {
+        parallelism()
+    } else {
+        gemm::Parallelism::None
+    };
+    debug_assert!(dst.len() >= m * n);
+    // SAFETY: the callers pass slices covering every element the strides reach: `dst` is
+    // m×n row-major; `lhs` and `rhs` are slices of whole matrices laid out by these strides.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            read_dst,
+            lhs.0.as_ptr(),
+            lhs.1,
+            lhs.2,
+            rhs.0.as_ptr(),
+            rhs.1,
+            rhs.2,
+            one,
+            one,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
+}
+
+fn parallelism() -> gemm::Parallelism {
+    #[cfg(feature = "rayon")]
+    {
+        gemm::Parallelism::Rayon(0)
+    }
+    #[cfg(not(feature = "rayon"))]
+    {
+        gemm::Parallelism::None
+    }
+}
+
+fn threads() -> usize {
+    #[cfg(feature = "rayon")]
+    {
+        rayon::current_num_threads()
+    }
+    #[cfg(not(feature = "rayon"))]
+    {
+        1
+    }
+}
+
+/// One thread's share of the weight gradient: `Σ` over `images` (a run of whole images of
+/// `x` and `dy`) of `dY[b, g] · col[b, g]ᵀ`, as `[C_out, col_rows]`.
+fn weight_grad_partial<T: Copy + 'static>(
+    geo: &Geometry,
+    x: &[T],
+    dy: &[T],
+    zero: T,
+    one: T,
+    parallel: bool,
+) -> Vec<T> {
+    let (rows, n) = (geo.col_rows(), geo.spatial_out());
+    let mut dw = vec![zero; geo.c_out * rows];
+    let mut col = vec![zero; rows * n];
+    let images = x.len() / geo.image_in();
+    for b in 0..images {
+        let x_image = &x[b * geo.image_in()..][..geo.image_in()];
+        let dy_image = &dy[b * geo.image_out()..][..geo.image_out()];
+        for g in 0..geo.groups {
+            im2col(geo, x_image, g, &mut col, zero);
+            gemm(
+                [geo.group_out, rows, n],
+                &mut dw[g * geo.group_out * rows..][..geo.group_out * rows],
+                b > 0,
+                (&dy_image[g * geo.group_out * n..], 1, n as isize),
+                // colᵀ: element (pixel p, row r) is col[r·n + p].
+                (&col, n as isize, 1),
+                one,
+                parallel,
+            );
+        }
+    }
+    dw
+}
+
+fn weight_backward_typed<T>(geo: &Geometry, x: &[T], dy: &[T], zero: T, one: T) -> Vec<T>
+where
+    T: Copy + Send + Sync + AddAssign + 'static,
+{
+    let threads = threads();
+    if threads <= 1 || geo.batch < threads {
+        return weight_grad_partial(geo, x, dy, zero, one, true);
+    }
+    #[cfg(feature = "rayon")]
+    {
+        use rayon::prelude::*;
+        let per_thread = geo.batch.div_ceil(threads);
+        let partials: Vec<Vec<T>> = x
+            .par_chunks(per_thread * geo.image_in())
+            .zip(dy.par_chunks(per_thread * geo.image_out()))
+            .map(|(x, dy)| weight_grad_partial(geo, x, dy, zero, one, false))
+            .collect();
+        let mut partials = partials.into_iter();
+        let mut sum = partials.next().expect("at least one image");
+        for partial in partials {
+            for (s, p) in sum.iter_mut().zip(partial) {
+                *s += p;
+            }
+        }
+        sum
+    }
+    #[cfg(not(feature = "rayon"))]
+    unreachable!("one thread without rayon")
+}
+
+/// `dX[b]` of one image from its output gradient.
+fn input_grad_image<T: Copy + AddAssign + 'static>(
+    geo: &Geometry,
+    weight: &[T],
+    dy_image: &[T],
+    dx_image: &mut [T],
+    dcol: &mut [T],
+    one: T,
+    parallel: bool,
+) {
+    let (rows, n) = (geo.col_rows(), geo.spatial_out());
+    for g in 0..geo.groups {
+        gemm(
+            [rows, n, geo.group_out],
+            dcol,
+            false,
+            // W[g]ᵀ: element (row r, output channel o) is W[g][o·rows + r].
+            (&weight[g * geo.group_out * rows..], rows as isize, 1),
+            (&dy_image[g * geo.group_out * n..], 1, n as isize),
+            one,
+            parallel,
+        );
+        col2im(geo, dcol, g, dx_image);
+    }
+}
+
+fn input_backward_typed<T>(geo: &Geometry, weight: &[T], dy: &[T], zero: T, one: T) -> Vec<T>
+where
+    T: Copy + Send + Sync + AddAssign + 'static,
+{
+    let mut dx = vec![zero; geo.batch * geo.image_in()];
+    let dcol_len = geo.col_rows() * geo.spatial_out();
+    let threads = threads();
+    if threads <= 1 || geo.batch < threads {
+        let mut dcol = vec![zero; dcol_len];
+        for (dx_image, dy_image) in dx
+            .chunks_mut(geo.image_in())
+            .zip(dy.chunks(geo.image_out()))
+        {
+            input_grad_image(geo, weight, dy_image, dx_image, &mut dcol, one, true);
+        }
+        return dx;
+    }
+    #[cfg(feature = "rayon")]
+    {
+        use rayon::prelude::*;
+        dx.par_chunks_mut(geo.image_in())
+            .zip(dy.par_chunks(geo.image_out()))
+            .for_each_init(
+                || vec![zero; dcol_len],
+                |dcol, (dx_image, dy_image)| {
+                    input_grad_image(geo, weight, dy_image, dx_image, dcol, one, false)
+                },
+            );
+    }
+    dx
+}
+
+/// `Y[b]` of one image: `W[g] · col[b, g]` per group, plus the bias.
+#[allow(clippy::too_many_arguments)]
+fn forward_image<T: Copy + AddAssign + 'static>(
+    geo: &Geometry,
+    weight: &[T],
+    bias: Option<&[T]>,
+    x_image: &[T],
+    y_image: &mut [T],
+    col: &mut [T],
+    zero: T,
+    one: T,
+    parallel: bool,
+) {
+    let (rows, n) = (geo.col_rows(), geo.spatial_out());
+    for g in 0..geo.groups {
+        im2col(geo, x_image, g, col, zero);
+        gemm(
+            [geo.group_out, n, rows],
+            &mut y_image[g * geo.group_out * n..][..geo.group_out * n],
+            false,
+            (&weight[g * geo.group_out * rows..], 1, rows as isize),
+            (col, 1, n as isize),
+            one,
+            parallel,
+        );
+    }
+    if let Some(bias) = bias {
+        for (channel, &b) in y_image.chunks_mut(n).zip(bias) {
+            channel.iter_mut().for_each(|v| *v += b);
+        }
+    }
+}
+
+fn forward_typed<T>(
+    geo: &Geometry,
+    x: &[T],
+    weight: &[T],
+    bias: Option<&[T]>,
+    zero: T,
+    one: T,
+) -> Vec<T>
+where
+    T: Copy + Send + Sync + AddAssign + 'static,
+{
+    let mut y = vec![zero; geo.batch * geo.image_out()];
+    let col_len = geo.col_rows() * geo.spatial_out();
+    let threads = threads();
+    if threads <= 1 || geo.batch < threads {
+        let mut col = vec![zero; col_len];
+        for (y_image, x_image) in y.chunks_mut(geo.image_out()).zip(x.chunks(geo.image_in())) {
+            forward_image(
+                geo, weight, bias, x_image, y_image, &mut col, zero, one, true,
+            );
+        }
+        return y;
+    }
+    #[cfg(feature = "rayon")]
+    {
+        use rayon::prelude::*;
+        y.par_chunks_mut(geo.image_out())
+            .zip(x.par_chunks(geo.image_in()))
+            .for_each_init(
+                || vec![zero; col_len],
+                |col, (y_image, x_image)| {
+                    forward_image(geo, weight, bias, x_image, y_image, col, zero, one, false)
+                },
+            );
+    }
+    y
+}
+
+/// Whether [`conv2d`] takes this convolution: one group, a kernel larger than 1×1, not the
+/// small-channel case (at most 4 channels in and 16 out), f32 or f64. The others keep the
+/// generic forward's own fast paths.
+pub fn takes_conv2d(x: &FlexTensor, weight: &FlexTensor, options: &ConvOptions<2>) -> bool {
+    let (x_shape, w_shape) = (x.layout().shape(), weight.layout().shape());
+    options.groups == 1
+        && w_shape[2] * w_shape[3] > 1
+        && !(x_shape[1] <= 4 && w_shape[0] <= 16)
+        && matches!(x.dtype(), DType::F32 | DType::F64)
+}
+
+/// A 2D convolution with symmetric padding, for the convolutions [`takes_conv2d`] accepts.
+pub fn conv2d(
+    x: FlexTensor,
+    weight: FlexTensor,
+    bias: Option<FlexTensor>,
+    options: &ConvOptions<2>,
+) -> FlexTensor {
+    let (x, weight) = (x.to_contiguous(), weight.to_contiguous());
+    let bias = bias.map(|b| b.to_contiguous());
+    let (x_shape, w_shape) = (contiguous_shape(&x), contiguous_shape(&weight));
+    let padding = options.padding_begin();
+    let out = [0, 1].map(|axis| {
+        calculate_conv_output_size(
+            w_shape[2 + axis],
+            options.stride[axis],
+            padding[axis],
+            options.dilation[axis],
+            x_shape[2 + axis],
+        )
+    });
+    let y_shape = vec![x_shape[0], w_shape[0], out[0], out[1]];
+    let geo = Geometry::new(&x_shape, &w_shape, &y_shape, options);
+    match x.dtype() {
+        DType::F32 => {
+            let bias = bias.as_ref().map(|b| b.storage::<f32>());
+            let y = forward_typed(&geo, x.storage::<f32>(), weight.storage(), bias, 0.0, 1.0);
+            finish(y, y_shape, DType::F32, DType::F32)
+        }
+        DType::F64 => {
+            let bias = bias.as_ref().map(|b| b.storage::<f64>());
+            let y = forward_typed(&geo, x.storage::<f64>(), weight.storage(), bias, 0.0, 1.0);
+            finish(y, y_shape, DType::F64, DType::F64)
+        }
+        dtype => panic!("conv2d: unsupported dtype {dtype:?}"),
+    }
+}
+
+fn contiguous_shape(tensor: &FlexTensor) -> Vec<usize> {
+    tensor.layout().shape().to_vec()
+}
+
+fn to_f32(tensor: FlexTensor) -> FlexTensor {
+    match tensor.dtype() {
+        DType::BF16 => super::conv_common::convert_bf16_to_f32(&tensor),
+        _ => tensor,
+    }
+}
+
+fn finish<T: bytemuck::Pod + Send + Sync>(
+    data: Vec<T>,
+    shape: Vec<usize>,
+    dtype: DType,
+    out: DType,
+) -> FlexTensor {
+    let tensor = FlexTensor::new(
+        Bytes::from_elems(data),
+        Layout::contiguous(Shape::from(shape)),
+        dtype,
+    );
+    if out == DType::BF16 {
+        super::conv_common::convert_f32_to_bf16(&tensor)
+    } else {
+        tensor
+    }
+}
+
+/// Gradient of a 2D convolution with respect to its weight.
+pub fn conv2d_weight_backward(
+    x: FlexTensor,
+    weight: FlexTensor,
+    output_grad: FlexTensor,
+    options: &ConvOptions<2>,
+) -> FlexTensor {
+    let out_dtype = x.dtype();
+    let (x, dy) = (
+        to_f32(x).to_contiguous(),
+        to_f32(output_grad).to_contiguous(),
+    );
+    let w_shape = contiguous_shape(&weight);
+    let geo = Geometry::new(
+        &contiguous_shape(&x),
+        &w_shape,
+        &contiguous_shape(&dy),
+        options,
+    );
+    match x.dtype() {
+        DType::F32 => {
+            let dw = weight_backward_typed(&geo, x.storage::<f32>(), dy.storage(), 0.0, 1.0);
+            finish(dw, w_shape, DType::F32, out_dtype)
+        }
+        DType::F64 => {
+            let dw = weight_backward_typed(&geo, x.storage::<f64>(), dy.storage(), 0.0, 1.0);
+            finish(dw, w_shape, DType::F64, out_dtype)
+        }
+        DType::F16 => {
+            let dw =
+                weight_backward_typed(&geo, x.storage::<f16>(), dy.storage(), f16::ZERO, f16::ONE);
+            finish(dw, w_shape, DType::F16, out_dtype)
+        }
+        dtype => panic!("conv2d_weight_backward: unsupported dtype {dtype:?}"),
+    }
+}
+
+/// Gradient of a 2D convolution with respect to its input.
+pub fn conv2d_x_backward(
+    x: FlexTensor,
+    weight: FlexTensor,
+    output_grad: FlexTensor,
+    options: &ConvOptions<2>,
+) -> FlexTensor {
+    let out_dtype = x.dtype();
+    let x_shape = contiguous_shape(&x);
+    let (weight, dy) = (
+        to_f32(weight).to_contiguous(),
+        to_f32(output_grad).to_contiguous(),
+    );
+    let geo = Geometry::new(
+        &x_shape,
+        &contiguous_shape(&weight),
+        &contiguous_shape(&dy),
+        options,
+    );
+    match weight.dtype() {
+        DType::F32 => {
+            let dx = input_backward_typed(&geo, weight.storage::<f32>(), dy.storage(), 0.0, 1.0);
+            finish(dx, x_shape, DType::F32, out_dtype)
+        }
+        DType::F64 => {
+            let dx = input_backward_typed(&geo, weight.storage::<f64>(), dy.storage(), 0.0, 1.0);
+            finish(dx, x_shape, DType::F64, out_dtype)
+        }
+        DType::F16 => {
+            let dx = input_backward_typed(
+                &geo,
+                weight.storage::<f16>(),
+                dy.storage(),
+                f16::ZERO,
+                f16::ONE,
+            );
+            finish(dx, x_shape, DType::F16, out_dtype)
+        }
+        dtype => panic!("conv2d_x_backward: unsupported dtype {dtype:?}"),
+    }
+}
