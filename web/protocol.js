@@ -1,9 +1,10 @@
 // The message protocol between the page and its model workers (web/worker.js). A request is
-// `{id, kind, payload}` (the page transfers large buffers rather than copying them); the answer
-// is `{id, result}` or `{id, error: {name, message}, fatal}`. An error keeps its `name` across the crossing —
-// `InputError` (the user's file or request), `DeviceError` (the GPU failed), `WorkerError` (the
-// worker died), `CancelledError` (a newer request replaced this one) — so that the page decides
-// by kind: fall back to the CPU on a DeviceError only, restart a worker on a fatal one.
+// `{id, kind, payload}` (the page transfers large buffers rather than copying them); the
+// answer is `{id, result}` or `{id, error: {name, message}, fatal}`. An error keeps its `name`
+// across the crossing — `InputError` (the user's file or request), `DeviceError` (the GPU
+// failed), `WorkerError` (the worker died), `CancelledError` (a newer request replaced this
+// one) — so that the page decides by kind: fall back to the CPU on a DeviceError only, restart
+// a worker on a fatal one.
 
 /// An `Error` with the given `name`.
 export function named(name, message) {
@@ -66,9 +67,8 @@ export class Channel {
 }
 
 /// The worker's side: runs `handlers[kind](payload)` for each request and answers with its
-/// result. A WebAssembly trap
-/// (a Rust panic) leaves the module unusable: the answer then carries the panic's message and
-/// `fatal`, and the page replaces the worker.
+/// result. A WebAssembly trap (a Rust panic) leaves the module unusable: the answer then
+/// carries the panic's message and `fatal`, and the page replaces the worker.
 export function serve(handlers, panicMessage) {
   self.addEventListener("message", async ({ data: { id, kind, payload } }) => {
     try {
