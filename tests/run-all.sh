@@ -16,8 +16,9 @@ cargo fmt --all --check
 step "clippy (native)"
 cargo clippy --release --workspace --all-targets -- -D warnings
 
-step "clippy (wasm32: the shared model crate and the web app)"
+step "clippy (wasm32: the shared model crate and the web app's CPU-only and WebGPU modules)"
 cargo clippy --release -p cifar-model -p cifar-web --target wasm32-unknown-unknown -- -D warnings
+cargo clippy --release -p cifar-web-gpu --target wasm32-unknown-unknown -- -D warnings
 
 step "tests"
 archive="${CIFAR10_ARCHIVE:-../shared/data/cifar-10-binary.tar.gz}"

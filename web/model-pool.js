@@ -3,24 +3,46 @@
 // backend, batches are split across all workers (the CPU backend is single-threaded in WASM,
 // and workers that each hold a model need no shared memory). A newer evaluation or a backend
 // switch cancels a running one; a worker that dies is replaced and given the model again.
+//
+// Two builds of the module: the CPU-only one (0.8 MB gzipped), which trunk links into the page,
+// and the WebGPU one (web/gpu/, five times larger: Burn's GPU kernel generator), fetched only
+// for the first worker and only when the browser has a WebGPU adapter.
 
 import { Channel, named } from "./protocol.js";
 
 /// How many workers share the CPU backend by default.
 export const defaultPoolSize = () => Math.max(1, Math.min(navigator.hardwareConcurrency || 1, 4));
 
-/// The wasm-bindgen glue and module that trunk linked into the page (hashed names).
+/// The wasm-bindgen glue and module of each build: the CPU-only one that trunk linked into the
+/// page (hashed names) and the WebGPU one that it built as a worker (fixed names beside this file).
 function moduleUrls() {
   const glue = document.querySelector('link[rel="modulepreload"][href*="cifar-web"]');
   const wasm = document.querySelector('link[rel="preload"][type="application/wasm"]');
   if (!glue || !wasm) throw new Error("the page does not link the wasm module (build it with trunk)");
-  return { glue: glue.href, wasm: wasm.href };
+  return {
+    cpu: { glue: glue.href, wasm: wasm.href },
+    webgpu: { glue: new URL("./cifar-web-gpu.js", import.meta.url).href, wasm: new URL("./cifar-web-gpu_bg.wasm", import.meta.url).href },
+  };
+}
+
+/// Why this browser cannot run WebGPU (a `DeviceError`), or null when it offers an adapter.
+/// Asked on the page so that the WebGPU module is not downloaded in vain.
+async function webGpuProblem() {
+  if (!("gpu" in navigator)) return named("DeviceError", "this browser has no WebGPU (navigator.gpu is missing)");
+  try {
+    if (await navigator.gpu.requestAdapter()) return null;
+    return named("DeviceError", "the browser offers no WebGPU adapter (requestAdapter() gave null)");
+  } catch (error) {
+    return named("DeviceError", `requesting a WebGPU adapter failed: ${error.message}`);
+  }
 }
 
 class ModelWorker {
-  constructor(pool, index) {
+  /// `build` is the module it runs: "cpu" (CPU-only) or "webgpu" (both backends).
+  constructor(pool, index, build = "cpu") {
     this.pool = pool;
     this.index = index;
+    this.build = build;
     this.channel = null;
     this.started = null;
   }
@@ -32,9 +54,9 @@ class ModelWorker {
     const channel = new Channel(worker, (reason) => this.pool.replace(this, reason));
     this.channel = channel;
     this.started = (async () => {
-      const { module, glue } = await this.pool.module;
+      const { module, glue } = await this.pool.module(this.build);
       await channel.request("init", { glue, module });
-      if (this.index === 0 && this.pool.backend === "webgpu") {
+      if (this.build === "webgpu" && this.pool.backend === "webgpu") {
         // A replacement of the WebGPU worker: WebGPU again, or the CPU if it no longer starts.
         await channel.request("useWebGpu").catch((error) => {
           this.pool.setBackend("cpu");
@@ -75,10 +97,17 @@ export class ModelPool {
     this.testImages = null;
     this.generation = 0;
     this.restarts = 0;
-    const { glue, wasm } = moduleUrls();
-    // Compiled once here, instantiated by every worker.
-    this.module = WebAssembly.compileStreaming(fetch(wasm)).then((module) => ({ module, glue }));
-    this.workers = [new ModelWorker(this, 0)];
+    this.urls = moduleUrls();
+    this.modules = {};
+    this.workers = [];
+  }
+
+  /// The compiled module of a build ("cpu" or "webgpu"): fetched and compiled once, on first
+  /// use, and instantiated by every worker of that build.
+  module(build) {
+    const { glue, wasm } = this.urls[build];
+    this.modules[build] ??= WebAssembly.compileStreaming(fetch(wasm)).then((module) => ({ module, glue }));
+    return this.modules[build];
   }
 
   get primary() {
@@ -88,8 +117,10 @@ export class ModelPool {
   /// Starts the first worker, on WebGPU when `webgpu` is asked for and works; rejects only if
   /// no worker can start at all. Resolves to the reason WebGPU did not start, or null.
   async start({ webgpu }) {
+    const problem = webgpu ? await webGpuProblem() : null;
+    this.workers = [new ModelWorker(this, 0, webgpu && !problem ? "webgpu" : "cpu")];
     await this.primary.start();
-    if (!webgpu) return null;
+    if (!webgpu || problem) return problem;
     try {
       await this.primary.request("useWebGpu");
       this.setBackend("webgpu");
@@ -104,9 +135,13 @@ export class ModelPool {
     this.onBackend(name);
   }
 
-  /// Switches every request to WebGPU (rejects, staying on the CPU, when it cannot start).
+  /// Switches every request to WebGPU (rejects, staying on the CPU, when it cannot start). The
+  /// first worker runs the CPU-only module when the page started without a WebGPU adapter.
   async useWebGpu() {
     this.cancel();
+    if (this.primary.build !== "webgpu") {
+      throw (await webGpuProblem()) ?? named("DeviceError", "WebGPU became available after the page started; reload the page to use it");
+    }
     await this.primary.request("useWebGpu");
     this.setBackend("webgpu");
   }
@@ -238,7 +273,7 @@ export class ModelPool {
     const index = this.workers.indexOf(dead);
     if (index < 0) return; // stopped on purpose
     this.restarts++;
-    const fresh = new ModelWorker(this, index);
+    const fresh = new ModelWorker(this, index, dead.build);
     this.workers[index] = fresh;
     // Its failure to start shows in the next request sent to it.
     fresh.start().catch(() => {});

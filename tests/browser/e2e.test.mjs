@@ -72,12 +72,14 @@ async function open(webgpu) {
     executablePath: "/usr/bin/chromium", headless: true, args,
   });
   const page = await context.newPage();
+  const requests = [];
+  context.on("request", (request) => requests.push(new URL(request.url()).pathname));
   const errors = [];
   page.on("pageerror", (error) => errors.push(error.message));
   await page.addInitScript(recordLongTasks);
   await page.goto(base);
   await page.waitForSelector("body[data-ready=true]", { timeout: TIMEOUT });
-  return { context, page, errors, profile };
+  return { context, page, errors, profile, requests };
 }
 
 /// Runs in the page before its own scripts: every task that held the main thread for more than
@@ -110,15 +112,26 @@ async function readProbabilities(card) {
 for (const webgpu of [true, false]) {
   const name = webgpu ? "webgpu" : "cpu";
   test(`${name}: backend, prediction equal to the trainer's, bad files handled`, { timeout: 4 * TIMEOUT }, async () => {
-    const { context, page, errors, profile } = await open(webgpu);
+    const { context, page, errors, profile, requests } = await open(webgpu);
     try {
       // 1. The active backend, and the fallback message without an adapter.
       const backend = await page.getAttribute("#backend-active", "data-backend");
       assert.equal(backend, name);
+      // The WebGPU module (five times the CPU-only one) is fetched only where there is an
+      // adapter, and only the first worker runs it.
+      assert.equal(requests.some((p) => p.endsWith("/cifar-web-gpu_bg.wasm")), webgpu, requests.join(" "));
+      assert.ok(requests.some((p) => /\/cifar-web-[0-9a-f]+_bg\.wasm$/.test(p)), requests.join(" "));
+      assert.equal(await page.evaluate(() => window.pool.primary.build), webgpu ? "webgpu" : "cpu");
       // A plain sentence, wgpu's own words (if any) only behind the "details" disclosure.
       if (!webgpu) {
         const sentence = await page.locator("#backend-note").evaluate((e) => e.firstChild.textContent);
         assert.match(sentence, /^(WebGPU could not start in this browser|This browser has no WebGPU) — using the CPU backend\.$/);
+        // Asking for WebGPU anyway: a plain refusal, the CPU stays, the WebGPU module unfetched.
+        await page.selectOption("#backend", "webgpu");
+        await page.waitForFunction(() => /staying on the CPU backend/.test(document.querySelector("#backend-note").textContent), null, { timeout: TIMEOUT });
+        assert.equal(await page.getAttribute("#backend-active", "data-backend"), "cpu");
+        assert.match(await page.textContent("#backend-note details"), /no WebGPU adapter/);
+        assert.ok(!requests.some((p) => p.endsWith("/cifar-web-gpu_bg.wasm")), requests.join(" "));
       }
 
       // 2. The user's own weights (the trainer's f16 export).

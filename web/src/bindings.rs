@@ -67,6 +67,23 @@ fn cpu_device() -> Device {
     Device::flex()
 }
 
+/// Starts WebGPU: only the module built with the `webgpu` feature carries Burn's GPU backend
+/// (three quarters of the code, BENCHMARKS.md); the CPU-only module says so.
+#[cfg(feature = "webgpu")]
+async fn webgpu_device() -> Result<Device, PageError> {
+    Device::wgpu_options()
+        .init_async()
+        .await
+        .map_err(|err| PageError::device(format!("WebGPU is not available: {err}")))
+}
+
+#[cfg(not(feature = "webgpu"))]
+async fn webgpu_device() -> Result<Device, PageError> {
+    Err(PageError::device(
+        "this module is the CPU-only build; WebGPU runs in the cifar-web-gpu module",
+    ))
+}
+
 /// Name of the CPU backend this build uses.
 const CPU_KERNELS: &str = if cfg!(feature = "ndarray-cpu") {
     "ndarray"
@@ -239,6 +256,12 @@ impl Session {
         }
     }
 
+    /// Whether this module can run on WebGPU (built with the `webgpu` feature).
+    #[wasm_bindgen(js_name = hasWebGpu)]
+    pub fn has_webgpu(&self) -> bool {
+        cfg!(feature = "webgpu")
+    }
+
     /// The Burn backend behind `"cpu"` in this build: `"flex"` or `"ndarray"`.
     #[wasm_bindgen(js_name = cpuKernels)]
     pub fn cpu_kernels(&self) -> String {
@@ -260,9 +283,7 @@ impl Session {
             let device = match existing {
                 Some(device) => device,
                 None => {
-                    let device = Device::wgpu_options().init_async().await.map_err(|err| {
-                        PageError::device(format!("WebGPU is not available: {err}"))
-                    })?;
+                    let device = webgpu_device().await?;
                     state.borrow_mut().webgpu = Some(device.clone());
                     device
                 }
