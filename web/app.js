@@ -121,10 +121,16 @@ function acceptImages() {
   document.body.dataset.acceptingImages = "true";
 }
 
+/// Marks on the page's performance timeline (`cifar:…`), read by bench/browser.sh to say where
+/// the time to the first prediction goes.
+const mark = (name) => performance.mark(`cifar:${name}`);
+
 async function main() {
   acceptImages();
-  const { Session } = await bindings();
-  const session = new Session(); // the test set's books; the model is in the workers
+  // The shipped weights download and the first model worker starts while the page's own module
+  // (the test set's books) compiles.
+  const shippedWeights = fetchWithProgress(DEFAULT_WEIGHTS, $("weights-progress"));
+  shippedWeights.catch(() => {}); // its failure is reported where it is awaited
   const pool = new ModelPool({
     onBackend: showBackend,
     onFallback: (sentence, details) => {
@@ -133,25 +139,34 @@ async function main() {
     },
     onNote: backendNote,
   });
-  const app = { pool, session };
-  window.session = session; // for tests and the console
   window.pool = pool;
   $("workers").value = String(pool.size);
+  const started = pool.start({ webgpu: "gpu" in navigator });
+  started.catch(() => {}); // reported below
+
+  const { Session } = await bindings();
+  mark("page-module");
+  const session = new Session(); // the test set's books; the model is in the workers
+  const app = { pool, session };
+  window.session = session; // for tests and the console
 
   let webgpuProblem = null;
   try {
-    webgpuProblem = await pool.start({ webgpu: "gpu" in navigator });
+    webgpuProblem = await started;
   } catch (error) {
     status(`The model worker could not start: ${message(error)}`, "error");
     throw error;
   }
+  mark("worker-started");
   if (!("gpu" in navigator)) backendNote("This browser has no WebGPU — using the CPU backend.");
   else if (webgpuProblem) backendNote("WebGPU could not start in this browser — using the CPU backend.", message(webgpuProblem));
   showBackend(pool.backend);
 
   try {
-    const bytes = await fetchWithProgress(DEFAULT_WEIGHTS, $("weights-progress"));
+    const bytes = await shippedWeights;
+    mark("weights-fetched");
     await loadWeights(app, bytes, "Shipped model");
+    mark("model-ready");
   } catch (error) {
     $("model-info").textContent = `No default weights (${error.message}). Load a .safetensors file from the trainer.`;
   }

@@ -4,7 +4,7 @@
 // and workers that each hold a model need no shared memory). A newer evaluation or a backend
 // switch cancels a running one; a worker that dies is replaced and given the model again.
 //
-// Two builds of the module: the CPU-only one (0.8 MB gzipped), which trunk links into the page,
+// Two builds of the module: the CPU-only one (0.74 MiB gzipped), which trunk links into the page,
 // and the WebGPU one (web/gpu/, five times larger: Burn's GPU kernel generator), fetched only
 // for the first worker and only when the browser has a WebGPU adapter.
 
