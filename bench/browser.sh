@@ -12,6 +12,7 @@
 #   FEATURES=ndarray-cpu DIST=/tmp/dist-ndarray bash bench/browser.sh   # CPU backend on ndarray
 #   NO_ONNX=1 …                      # without the ONNX Runtime Web part
 #   MODELS=shipped …                 # only these models (shipped = assets/, resnet18)
+#   FIRST_RUNS=5 …                   # navigations timed to the first prediction on the CPU (3)
 #
 # Needs scripts/setup.sh and scripts/setup-web.sh; nothing else may run on the machine meanwhile.
 set -euo pipefail

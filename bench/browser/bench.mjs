@@ -73,19 +73,39 @@ const TIMEOUT = 900_000;
 const fmt = (x) => (x == null ? "—" : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
 const mib = (bytes) => `${(bytes / 1048576).toFixed(2)} MiB`;
 
-async function ours(base, backend) {
+/// A fresh browser profile opens the page and gives it the test image as soon as its picker
+/// listens (the page keeps an early image until the model is ready): the time from navigation
+/// to that prediction on screen, and where the start-up time went (the page's `cifar:…` marks,
+/// web/app.js, ms after navigation).
+async function openAndPredict(base, backend) {
   const context = await launch(backend === "webgpu");
   const page = await context.newPage();
-  await page.goto(base);
+  await page.goto(base, { waitUntil: "commit" });
+  await page.waitForSelector("body[data-accepting-images=true]", { timeout: TIMEOUT });
+  await page.setInputFiles("#image-files", [config.image]);
+  await page.waitForSelector(".result .prediction", { timeout: TIMEOUT });
   await page.waitForSelector("body[data-ready=true]", { timeout: TIMEOUT });
   const active = await page.getAttribute("#backend-active", "data-backend");
   if (active !== backend) throw new Error(`wanted ${backend}, the page runs ${active}`);
-  await page.setInputFiles("#image-files", [config.image]);
-  await page.waitForSelector(".result .prediction", { timeout: TIMEOUT });
   const firstPrediction = await page.evaluate(() => window.firstPredictionMillis);
-  // Where the start-up time went: the page's `cifar:…` marks (web/app.js), ms after navigation.
   const startup = await page.evaluate(() => Object.fromEntries(performance.getEntriesByType("mark")
     .filter((m) => m.name.startsWith("cifar:")).map((m) => [m.name.slice(6), Math.round(m.startTime)])));
+  return { context, page, firstPrediction, startup };
+}
+
+/// Navigations on the CPU backend before the throughput runs (FIRST_RUNS, default 3): a single
+/// start-up time says little on a shared machine.
+const FIRST_RUNS = Number(process.env.FIRST_RUNS ?? 3);
+
+async function ours(base, backend) {
+  const starts = [];
+  for (let run = 1; backend === "cpu" && run < FIRST_RUNS; run++) {
+    const { context, firstPrediction, startup } = await openAndPredict(base, backend);
+    starts.push({ first_prediction_ms: firstPrediction, startup_marks: startup });
+    await context.close();
+  }
+  const { context, page, firstPrediction, startup } = await openAndPredict(base, backend);
+  starts.push({ first_prediction_ms: firstPrediction, startup_marks: startup });
   const cpuKernels = await page.evaluate(() => window.session.cpuKernels?.() ?? "flex (a build older than cpuKernels)");
   const rows = [];
   for (const model of config.models) {
@@ -108,7 +128,8 @@ async function ours(base, backend) {
     }
   }
   await context.close();
-  return { first_prediction_ms: firstPrediction, startup_marks: startup, cpu_kernels: cpuKernels, rows };
+  const median = [...starts].sort((a, b) => a.first_prediction_ms - b.first_prediction_ms)[Math.floor((starts.length - 1) / 2)];
+  return { first_prediction_ms: median.first_prediction_ms, startup_marks: median.startup_marks, starts, cpu_kernels: cpuKernels, rows };
 }
 
 async function onnxRuntime(base, provider) {
@@ -172,9 +193,10 @@ for (const m of sizes.modules) {
 }
 console.log(`weights (f16): ${Object.entries(sizes.weights).map(([k, v]) => `${k} ${mib(v)}`).join(", ")}`);
 for (const backend of ["cpu", "webgpu"]) {
-  const { first_prediction_ms: first, startup_marks: marks = {} } = results.ours[backend];
+  const { first_prediction_ms: first, startup_marks: marks = {}, starts = [] } = results.ours[backend];
   const steps = Object.entries(marks).map(([name, ms]) => `${name} ${ms}`).join(", ");
-  console.log(`navigation → first prediction (${backend}, shipped model): ${first.toFixed(0)} ms (ms after navigation: ${steps})`);
+  const all = starts.length > 1 ? `median of ${starts.map((s) => s.first_prediction_ms.toFixed(0)).join(", ")}; ` : "";
+  console.log(`navigation → first prediction (${backend}, shipped model): ${first.toFixed(0)} ms (${all}that run's steps, ms after navigation: ${steps})`);
 }
 console.log("\n| model | batch | ours CPU (WASM) | ours WebGPU | native trainer bench (cpu) | ours CPU / native | ONNX Runtime Web wasm | ours CPU / ORT wasm | ORT WebGPU |");
 console.log("|---|---|---|---|---|---|---|---|---|");
