@@ -175,7 +175,7 @@ impl FastResNet {
 
 /// `[batch, C, H, W]` → `[batch, C]`: the largest value of each channel (airbench's final 3×3
 /// max-pool, for any image size).
-pub(crate) fn global_max_pool(x: Tensor<4>) -> Tensor<2> {
+pub fn global_max_pool(x: Tensor<4>) -> Tensor<2> {
     let [batch, channels, _, _] = x.dims();
     x.max_dim(3).max_dim(2).reshape([batch, channels])
 }

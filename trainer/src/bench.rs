@@ -38,7 +38,7 @@ pub struct Throughput {
 }
 
 impl BenchSettings {
-    fn validate(&self) -> Result<()> {
+    pub fn validate(&self) -> Result<()> {
         if self.iterations == 0 || self.train_batch < 2 || self.infer_batch == 0 {
             bail!("--iterations must be ≥ 1, --train-batch ≥ 2 and --infer-batch ≥ 1");
         }

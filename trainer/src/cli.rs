@@ -14,6 +14,7 @@ use crate::data::{self, Cifar10, Limits};
 use crate::device::{self, DeviceChoice};
 use crate::download::{self, Checksum, Download};
 use crate::eval::{self, EvalRequest};
+use crate::profile;
 use crate::settings::{ModelPreset, Overrides, TrainingConfig};
 use crate::training::{self, Run};
 use crate::web_export::{self, WebExportRequest};
@@ -219,6 +220,10 @@ pub struct BenchArgs {
     /// Also write the figures as JSON (the reference format) to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Instead of throughput, where one training step's time goes: each operation's forward,
+    /// input gradient and parameter gradient, totals per kind, and the whole step beside them.
+    #[arg(long, conflicts_with_all = ["reference", "json"])]
+    pub profile: bool,
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -247,18 +252,32 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Export(args) => {
             weights_file::export(&args.weights, &args.out, args.format, args.precision)
         }
-        Command::Bench(args) => bench::run(
-            &args.model.map_or(ModelPreset::ALL.to_vec(), |m| vec![m]),
-            &BenchSettings {
+        Command::Bench(args) => {
+            let models = args.model.map_or(ModelPreset::ALL.to_vec(), |m| vec![m]);
+            let settings = BenchSettings {
                 train_batch: args.train_batch,
                 infer_batch: args.infer_batch,
                 warmup: args.warmup,
                 iterations: args.iterations,
-            },
-            &choose_device(args.device),
-            args.reference.as_deref(),
-            args.json.as_deref(),
-        ),
+            };
+            let device = choose_device(args.device);
+            if args.profile {
+                settings.validate()?;
+                for preset in models {
+                    let profile = profile::profile(&preset.config(), &settings, &device);
+                    print!("{}", profile::report(preset.name(), &profile));
+                }
+                Ok(())
+            } else {
+                bench::run(
+                    &models,
+                    &settings,
+                    &device,
+                    args.reference.as_deref(),
+                    args.json.as_deref(),
+                )
+            }
+        }
         Command::ExportWeb(args) => web_export::run(WebExportRequest {
             device: choose_device(args.device),
             weights: args.weights,

@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod param_groups;
 pub mod plot;
 pub mod predict;
+pub mod profile;
 pub mod report;
 pub mod schedule;
 pub mod settings;

@@ -1,6 +1,8 @@
 //! Helpers shared by the trainer's integration tests: tiny generated CIFAR data in every layout.
 #![allow(dead_code)]
 
+pub mod tensors;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 

@@ -68,7 +68,12 @@ impl ActivationOps<Flex> for Flex {
 
     fn gelu(tensor: FloatTensor<Flex>) -> FloatTensor<Flex> {
         // 0.5 * x * (1 + erf(x / sqrt(2)))
-        use crate::ops::unary::{erf_f32, erf_f64};
+        let tensor = match crate::ops::gelu::gelu_f32(tensor) {
+            Ok(output) => return output,
+            Err(tensor) => tensor,
+        };
+        use crate::ops::gelu::erf_f32;
+        use crate::ops::unary::erf_f64;
         let sqrt2_f32: f32 = core::f32::consts::SQRT_2;
         let sqrt2_f64: f64 = core::f64::consts::SQRT_2;
         unary_op(
@@ -80,7 +85,12 @@ impl ActivationOps<Flex> for Flex {
 
     fn gelu_backward(x: FloatTensor<Flex>, grad: FloatTensor<Flex>) -> FloatTensor<Flex> {
         // d/dx[gelu(x)] = 0.5 * (1 + erf(x/sqrt(2))) + x * (1/sqrt(2*pi)) * exp(-x^2/2)
-        use crate::ops::unary::{erf_f32, erf_f64};
+        let (x, grad) = match crate::ops::gelu::gelu_backward_f32(x, grad) {
+            Ok(output) => return output,
+            Err(inputs) => inputs,
+        };
+        use crate::ops::gelu::erf_f32;
+        use crate::ops::unary::erf_f64;
         let sqrt2_f32: f32 = core::f32::consts::SQRT_2;
         let sqrt2_f64: f64 = core::f64::consts::SQRT_2;
         let inv_sqrt_2pi_f32: f32 = 1.0 / (2.0 * core::f32::consts::PI).sqrt();

@@ -2,19 +2,30 @@
 //!
 //! These operations power neural network modules like convolutions and pooling.
 
-use crate::ops::{conv, conv_transpose, conv2d_gemm, deform_conv, interpolate, pool};
+use crate::ops::{batch_norm, conv, conv_transpose, conv2d_gemm, deform_conv, interpolate, pool};
 use crate::{Flex, FlexTensor, Layout};
 use burn_backend::{
     DType, Element, TensorMetadata,
     ops::{
-        AttentionModuleOptions, ConvOptions, ConvTransposeOptions, DeformConv2dBackward,
-        DeformConvOptions, FloatTensorOps, IntTensorOps, InterpolateMode, InterpolateOptions,
-        MaxPool2dBackward, MaxPool2dWithIndices, ModuleOps, conv::pad_asymmetric_conv_input,
+        AttentionModuleOptions, BatchNormTrain, BatchNormTrainBackward, ConvOptions,
+        ConvTransposeOptions, DeformConv2dBackward, DeformConvOptions, FloatTensorOps,
+        IntTensorOps, InterpolateMode, InterpolateOptions, MaxPool2dBackward, MaxPool2dWithIndices,
+        ModuleOps, conv::pad_asymmetric_conv_input,
     },
     tensor::{BoolTensor, FloatTensor, IntTensor},
 };
-use burn_std::{Bytes, IntDType, Shape};
+use burn_std::{Bytes, FloatDType, IntDType, Shape};
 use bytemuck::Pod;
+
+/// A half-precision tensor in f32, for operations computed in f32.
+fn to_f32(tensor: FlexTensor) -> FlexTensor {
+    Flex::float_cast(tensor, FloatDType::F32)
+}
+
+/// An f32 result back in the operation's dtype.
+fn back_to(tensor: FlexTensor, dtype: DType) -> FlexTensor {
+    Flex::float_cast(tensor, FloatDType::from(dtype))
+}
 
 /// Cast a tensor from half-precision type E to f32.
 pub(crate) fn cast_to_f32<E: Element + Pod + Copy>(
@@ -468,6 +479,78 @@ impl ModuleOps<Flex> for Flex {
                 dtype
             ),
         }
+    }
+
+    fn batch_norm_train(
+        x: FloatTensor<Flex>,
+        gamma: FloatTensor<Flex>,
+        beta: FloatTensor<Flex>,
+        epsilon: f64,
+    ) -> BatchNormTrain<Flex> {
+        let dtype = x.dtype();
+        let (output, mean, variance) = match dtype {
+            DType::F32 => batch_norm::batch_norm_train::<f32>(x, gamma, beta, epsilon),
+            DType::F64 => batch_norm::batch_norm_train::<f64>(x, gamma, beta, epsilon),
+            _ => {
+                let (output, mean, variance) = batch_norm::batch_norm_train::<f32>(
+                    to_f32(x),
+                    to_f32(gamma),
+                    to_f32(beta),
+                    epsilon,
+                );
+                (
+                    back_to(output, dtype),
+                    back_to(mean, dtype),
+                    back_to(variance, dtype),
+                )
+            }
+        };
+        BatchNormTrain::new(output, mean, variance)
+    }
+
+    fn batch_norm_train_backward(
+        x: FloatTensor<Flex>,
+        gamma: FloatTensor<Flex>,
+        mean: FloatTensor<Flex>,
+        variance: FloatTensor<Flex>,
+        epsilon: f64,
+        output_grad: FloatTensor<Flex>,
+    ) -> BatchNormTrainBackward<Flex> {
+        let dtype = x.dtype();
+        let (x_grad, gamma_grad, beta_grad) = match dtype {
+            DType::F32 => batch_norm::batch_norm_train_backward::<f32>(
+                x,
+                gamma,
+                mean,
+                variance,
+                epsilon,
+                output_grad,
+            ),
+            DType::F64 => batch_norm::batch_norm_train_backward::<f64>(
+                x,
+                gamma,
+                mean,
+                variance,
+                epsilon,
+                output_grad,
+            ),
+            _ => {
+                let (x_grad, gamma_grad, beta_grad) = batch_norm::batch_norm_train_backward::<f32>(
+                    to_f32(x),
+                    to_f32(gamma),
+                    to_f32(mean),
+                    to_f32(variance),
+                    epsilon,
+                    to_f32(output_grad),
+                );
+                (
+                    back_to(x_grad, dtype),
+                    back_to(gamma_grad, dtype),
+                    back_to(beta_grad, dtype),
+                )
+            }
+        };
+        BatchNormTrainBackward::new(x_grad, gamma_grad, beta_grad)
     }
 
     fn max_pool2d(

@@ -439,6 +439,9 @@ pub fn max_pool2d_with_indices_f32(
     dilation: [usize; 2],
     ceil_mode: bool,
 ) -> (FlexTensor, FlexTensor) {
+    if is_plain_2x2(&x, kernel_size, stride, padding, dilation, ceil_mode) {
+        return max_pool2d_2x2_with_indices::<f32>(&x, DType::F32);
+    }
     let x_3d = expand_2d_to_3d(&x);
     let (output, indices) = max_pool3d_with_indices_f32(
         x_3d,
@@ -460,6 +463,9 @@ pub fn max_pool2d_with_indices_f64(
     dilation: [usize; 2],
     ceil_mode: bool,
 ) -> (FlexTensor, FlexTensor) {
+    if is_plain_2x2(&x, kernel_size, stride, padding, dilation, ceil_mode) {
+        return max_pool2d_2x2_with_indices::<f64>(&x, DType::F64);
+    }
     let x_3d = expand_2d_to_3d(&x);
     let (output, indices) = max_pool3d_with_indices_f64(
         x_3d,
@@ -512,6 +518,108 @@ pub fn max_pool2d_with_indices_bf16(
         ceil_mode,
     );
     (squeeze_3d_to_2d(output), squeeze_3d_to_2d(indices))
+}
+
+/// Whether a 2D max pooling is the plain 2×2 window at stride 2 (no padding, no dilation, floor
+/// mode) that [`max_pool2d_2x2_with_indices`] handles.
+fn is_plain_2x2(
+    x: &FlexTensor,
+    kernel_size: [usize; 2],
+    stride: [usize; 2],
+    padding: [usize; 2],
+    dilation: [usize; 2],
+    ceil_mode: bool,
+) -> bool {
+    let shape = x.layout().shape();
+    kernel_size == [2, 2]
+        && stride == [2, 2]
+        && padding == [0, 0]
+        && dilation == [1, 1]
+        && !ceil_mode
+        && shape.num_dims() == 4
+        && shape[2] >= 2
+        && shape[3] >= 2
+}
+
+/// 2×2 max pooling at stride 2, the pooling of most small convolutional nets. The general path
+/// above computes each window's valid range (with integer divisions) for every output element;
+/// here each output reads two adjacent pairs of one input plane. Same values and indices as the
+/// general path: the first maximum in row-major window order, and the last NaN if any.
+fn max_pool2d_2x2_with_indices<T>(x: &FlexTensor, dtype: DType) -> (FlexTensor, FlexTensor)
+where
+    T: bytemuck::Pod + Copy + PartialOrd + Send + Sync + Element + num_traits::Float,
+{
+    let x = x.to_contiguous();
+    let shape = x.layout().shape();
+    let (batch_size, channels, in_h, in_w) = (shape[0], shape[1], shape[2], shape[3]);
+    let (out_h, out_w) = (in_h / 2, in_w / 2);
+    let (plane_in, plane_out) = (in_h * in_w, out_h * out_w);
+    let planes = batch_size * channels;
+    let x_data: &[T] = &x.storage::<T>()[..planes * plane_in];
+
+    let mut output = vec![T::zero(); planes * plane_out];
+    let mut indices = vec![0i64; planes * plane_out];
+    let pool_plane = |input: &[T], out: &mut [T], idx: &mut [i64]| {
+        for oh in 0..out_h {
+            let top = 2 * oh * in_w;
+            for ow in 0..out_w {
+                let first = top + 2 * ow;
+                let mut best = input[first];
+                let mut best_index = first;
+                for i in [first + 1, first + in_w, first + in_w + 1] {
+                    let value = input[i];
+                    if value > best || value.is_nan() {
+                        best = value;
+                        best_index = i;
+                    }
+                }
+                out[oh * out_w + ow] = best;
+                idx[oh * out_w + ow] = best_index as i64;
+            }
+        }
+    };
+
+    if plane_out > 0 {
+        #[cfg(feature = "rayon")]
+        if output.len() >= crate::ops::PARALLEL_THRESHOLD / 4 && planes > 1 {
+            use rayon::prelude::*;
+            x_data
+                .par_chunks(plane_in)
+                .zip(output.par_chunks_mut(plane_out))
+                .zip(indices.par_chunks_mut(plane_out))
+                .for_each(|((input, out), idx)| pool_plane(input, out, idx));
+        } else {
+            for ((input, out), idx) in x_data
+                .chunks(plane_in)
+                .zip(output.chunks_mut(plane_out))
+                .zip(indices.chunks_mut(plane_out))
+            {
+                pool_plane(input, out, idx);
+            }
+        }
+        #[cfg(not(feature = "rayon"))]
+        for ((input, out), idx) in x_data
+            .chunks(plane_in)
+            .zip(output.chunks_mut(plane_out))
+            .zip(indices.chunks_mut(plane_out))
+        {
+            pool_plane(input, out, idx);
+        }
+    }
+
+    let out_shape = Shape::from(vec![batch_size, channels, out_h, out_w]);
+    (
+        FlexTensor::new(
+            Bytes::from_elems(output),
+            Layout::contiguous(out_shape.clone()),
+            dtype,
+        ),
+        FlexTensor::new(
+            Bytes::from_elems(indices),
+            Layout::contiguous(out_shape),
+            DType::I64,
+        ),
+    )
 }
 
 /// 2D max pooling (without indices) for f32.
