@@ -214,24 +214,27 @@ impl<'a> Profiler<'a> {
         has_params: bool,
         f: impl Fn(Tensor<I>) -> Tensor<O>,
     ) -> Tensor<O> {
-        let key = (kind, label);
-        match self.index.get(&key) {
-            Some(&i) => self.entries[i].count += 1,
-            None => {
-                let per_call = match self.settings {
-                    Some(settings) => time_op(settings, &input, has_params, &f),
-                    None => Timing::default(),
-                };
-                self.index.insert(key.clone(), self.entries.len());
-                self.entries.push(Entry {
-                    kind,
-                    label: key.1,
-                    count: 1,
-                    per_call,
-                });
-            }
-        }
+        self.record(kind, label, |settings| {
+            time_op(settings, &input, has_params, &f)
+        });
         f(input)
+    }
+
+    /// Counts one more call of (kind, label), timing it with `time` on its first call.
+    fn record(&mut self, kind: Kind, label: String, time: impl FnOnce(&BenchSettings) -> Timing) {
+        let key = (kind, label);
+        if let Some(&i) = self.index.get(&key) {
+            self.entries[i].count += 1;
+            return;
+        }
+        let per_call = self.settings.map(time).unwrap_or_default();
+        self.index.insert(key.clone(), self.entries.len());
+        self.entries.push(Entry {
+            kind,
+            label: key.1,
+            count: 1,
+            per_call,
+        });
     }
 
     fn conv(&mut self, conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
@@ -286,23 +289,11 @@ impl<'a> Profiler<'a> {
         // Timed as one input plus a fixed tensor: the second input's gradient is the same
         // pass-through as the first's, so it is counted twice below.
         let other = b.clone().detach();
-        let key = (Kind::ResidualAdd, label);
-        if !self.index.contains_key(&key) {
-            let mut per_call = match self.settings {
-                Some(settings) => time_op(settings, &a, false, &|a: Tensor<4>| a + other.clone()),
-                None => Timing::default(),
-            };
+        self.record(Kind::ResidualAdd, label, |settings| {
+            let mut per_call = time_op(settings, &a, false, &|a: Tensor<4>| a + other.clone());
             per_call.input_grad *= 2.0;
-            self.index.insert(key.clone(), self.entries.len());
-            self.entries.push(Entry {
-                kind: key.0,
-                label: key.1,
-                count: 1,
-                per_call,
-            });
-        } else {
-            self.entries[self.index[&key]].count += 1;
-        }
+            per_call
+        });
         a + b
     }
 }
