@@ -1,6 +1,7 @@
 //! The native trainer for the CIFAR-10 ResNet family: data, augmentation, training, evaluation,
 //! prediction, export, download and benchmarks. `main.rs` only parses the command line.
 
+pub mod allocator;
 pub mod augment;
 pub mod averaging;
 pub mod bench;
