@@ -1,6 +1,7 @@
 """PyTorch CPU reference for `trainer bench`: the same models, shapes and steps.
 
     python3 bench/pytorch_reference.py --threads 2 --json bench/pytorch-reference.json
+    (add `--model resnet18 --config configs/fast-cpu.json` for ResNet-18 and a preset's model)
     cargo run --release -p cifar-trainer -- bench --device cpu --reference bench/pytorch-reference.json
 
 Training step = forward + cross-entropy + backward + SGD(momentum) update at batch 64;
@@ -20,6 +21,19 @@ from pytorch_resnet import MODELS, FastResNet, ResNet  # noqa: E402
 
 # The trainer's `bench` presets: the two ResNets and the fast net at its default widths.
 NETS = {**{name: (lambda kw=kw: ResNet(**kw)) for name, kw in MODELS.items()}, "fast": FastResNet}
+
+
+def net_of_config(path):
+    """The model section of a trainer config (`configs/*.json`) as a PyTorch constructor."""
+    with open(path) as f:
+        model = json.load(f).get("model", {})
+    architecture = model.get("architecture", "resnet")
+    if architecture == "fast-resnet":
+        keys = ("widths", "whiten_kernel", "num_classes", "logit_scale", "batchnorm_epsilon")
+        return lambda: FastResNet(**{k: model[k] for k in keys if k in model})
+    if architecture == "resnet":
+        return lambda: ResNet(**{k: model[k] for k in ("widths", "blocks", "num_classes") if k in model})
+    sys.exit(f"{path}: `model.architecture` {architecture!r} is neither resnet nor fast-resnet")
 
 
 def sync(device):
@@ -67,12 +81,19 @@ def main():
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--iterations", type=int, default=5)
     parser.add_argument("--model", choices=sorted(NETS), action="append")
+    parser.add_argument("--config", action="append", default=[], metavar="FILE",
+                        help="also (or, without --model, only) the model of this training config, "
+                             "named after the file as `trainer bench --config` names it")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     results = {}
-    for name in args.model or ["resnet18", "narrow", "fast"]:
+    for path in args.config:
+        NETS[os.path.splitext(os.path.basename(path))[0]] = net_of_config(path)
+    names = args.model or ([] if args.config else ["resnet18", "narrow", "fast"])
+    names += [os.path.splitext(os.path.basename(path))[0] for path in args.config]
+    for name in names:
         results[name] = measure(name, args.train_batch, args.infer_batch, args.warmup, args.iterations,
                                 torch.device(args.device))
         r = results[name]

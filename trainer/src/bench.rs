@@ -17,7 +17,7 @@ use cifar_model::{Classifier, ModelConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::fsutil::write_atomic;
-use crate::settings::ModelPreset;
+use crate::settings::{ModelPreset, TrainingConfig};
 
 #[derive(Clone, Debug)]
 pub struct BenchSettings {
@@ -46,10 +46,41 @@ impl BenchSettings {
     }
 }
 
+/// The models a `bench` command names, each with the name its figures carry: `preset` (all
+/// presets when neither it nor a config is given), then the model section of each training
+/// config in `configs`, named after the file without its extension (`configs/fast-cpu.json` →
+/// `fast-cpu`, as `bench/pytorch_reference.py --config` names it).
+pub fn models(
+    preset: Option<ModelPreset>,
+    configs: &[std::path::PathBuf],
+) -> Result<Vec<(String, ModelConfig)>> {
+    let presets = match preset {
+        Some(preset) => vec![preset],
+        None if configs.is_empty() => ModelPreset::ALL.to_vec(),
+        None => Vec::new(),
+    };
+    let mut models: Vec<(String, ModelConfig)> = presets
+        .into_iter()
+        .map(|preset| (preset.name().to_string(), preset.config()))
+        .collect();
+    for path in configs {
+        let name = path
+            .file_stem()
+            .and_then(|stem| stem.to_str())
+            .with_context(|| format!("--config {}: the file has no name", path.display()))?;
+        let model = TrainingConfig::load_partial(path)?.model;
+        model.validate().map_err(|problem| {
+            anyhow::anyhow!("the config {}: `model`: {problem}", path.display())
+        })?;
+        models.push((name.to_string(), model));
+    }
+    Ok(models)
+}
+
 /// `bench`: measures each model, prints the figures (and the ratios against `reference`, JSON
 /// from `bench/pytorch_reference.py --json`), and writes them as JSON to `json` if given.
 pub fn run(
-    models: &[ModelPreset],
+    models: &[(String, ModelConfig)],
     settings: &BenchSettings,
     device: &Device,
     reference: Option<&Path>,
@@ -58,9 +89,8 @@ pub fn run(
     settings.validate()?;
     let reference = reference.map(read_reference).transpose()?;
     let mut results = BTreeMap::new();
-    for preset in models {
-        let name = preset.name();
-        let result = measure(&preset.config(), settings, device);
+    for (name, config) in models {
+        let result = measure(config, settings, device);
         println!(
             "{name}: train {:.1} img/s (batch {}), inference {:.1} img/s, BatchNorm folded {:.1} img/s (batch {})",
             result.train_images_per_second,
@@ -69,7 +99,7 @@ pub fn run(
             result.infer_folded_images_per_second.unwrap_or(f64::NAN),
             settings.infer_batch
         );
-        if let Some(reference) = reference.as_ref().and_then(|r| r.get(name)) {
+        if let Some(reference) = reference.as_ref().and_then(|r| r.get(name.as_str())) {
             println!(
                 "{name}: vs reference: train {:.2}× ({:.1} img/s), inference {:.2}×, folded {:.2}× ({:.1} img/s)",
                 result.train_images_per_second / reference.train_images_per_second,
@@ -80,7 +110,7 @@ pub fn run(
                 reference.infer_images_per_second
             );
         }
-        results.insert(name.to_string(), result);
+        results.insert(name.clone(), result);
     }
     if let Some(path) = json {
         write_atomic(path, serde_json::to_string_pretty(&results)?.as_bytes())?;

@@ -214,6 +214,10 @@ pub struct BenchArgs {
     /// Only this model.
     #[arg(long, value_enum)]
     pub model: Option<ModelPreset>,
+    /// Also (or, without --model, only) the model of this training config (e.g.
+    /// configs/fast-cpu.json), named after the file (`fast-cpu`); repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub config: Vec<PathBuf>,
     /// Reference figures (JSON from bench/pytorch_reference.py --json) to print ratios against.
     #[arg(long)]
     pub reference: Option<PathBuf>,
@@ -253,7 +257,7 @@ pub fn run(cli: Cli) -> Result<()> {
             weights_file::export(&args.weights, &args.out, args.format, args.precision)
         }
         Command::Bench(args) => {
-            let models = args.model.map_or(ModelPreset::ALL.to_vec(), |m| vec![m]);
+            let models = bench::models(args.model, &args.config)?;
             let settings = BenchSettings {
                 train_batch: args.train_batch,
                 infer_batch: args.infer_batch,
@@ -263,9 +267,9 @@ pub fn run(cli: Cli) -> Result<()> {
             let device = choose_device(args.device);
             if args.profile {
                 settings.validate()?;
-                for preset in models {
-                    let profile = profile::profile(&preset.config(), &settings, &device);
-                    print!("{}", profile::report(preset.name(), &profile));
+                for (name, config) in models {
+                    let profile = profile::profile(&config, &settings, &device);
+                    print!("{}", profile::report(&name, &profile));
                 }
                 Ok(())
             } else {

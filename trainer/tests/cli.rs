@@ -595,6 +595,20 @@ fn export_web_writes_the_browser_assets() {
     drop(shipped);
 }
 
+/// `bench` options for a measurement that only checks the plumbing: one step of two images.
+const TINY_BENCH: [&str; 10] = [
+    "--device",
+    "cpu",
+    "--train-batch",
+    "2",
+    "--infer-batch",
+    "2",
+    "--warmup",
+    "0",
+    "--iterations",
+    "1",
+];
+
 #[test]
 fn bench_prints_figures_ratios_and_json() {
     let temp = tempfile::tempdir().unwrap();
@@ -606,24 +620,11 @@ fn bench_prints_figures_ratios_and_json() {
     .unwrap();
     let json = temp.path().join("bench.json");
     let stdout = ok(&[
-        "bench",
-        "--device",
-        "cpu",
-        "--model",
-        "narrow",
-        "--train-batch",
-        "2",
-        "--infer-batch",
-        "2",
-        "--warmup",
-        "0",
-        "--iterations",
-        "1",
-        "--reference",
-        p(&reference),
-        "--json",
-        p(&json),
-    ]);
+        &["bench", "--model", "narrow"][..],
+        &TINY_BENCH,
+        &["--reference", p(&reference), "--json", p(&json)],
+    ]
+    .concat());
     assert!(stdout.contains("narrow: train"), "{stdout}");
     assert!(stdout.contains("vs reference"), "{stdout}");
     let written: serde_json::Value =
@@ -635,6 +636,75 @@ fn bench_prints_figures_ratios_and_json() {
             > 0.0
     );
     assert!(written.get("resnet18").is_none());
+}
+
+#[test]
+fn bench_measures_the_model_of_a_training_config() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let preset = root.join("configs/fast-cpu.json");
+    // The widths as the file states them, read here without the trainer's config code.
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&preset).unwrap()).unwrap();
+    let widths: Vec<usize> = file["model"]["widths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_u64().unwrap() as usize)
+        .collect();
+    let models = cifar_trainer::bench::models(None, std::slice::from_ref(&preset)).unwrap();
+    assert_eq!(models.len(), 1, "a config alone measures only its model");
+    assert_eq!(models[0].0, "fast-cpu");
+    match &models[0].1 {
+        cifar_model::ModelConfig::Fast(fast) => assert_eq!(fast.widths, widths),
+        other => panic!("fast-cpu.json's model read as {other:?}"),
+    }
+    let with_preset = cifar_trainer::bench::models(
+        Some(cifar_trainer::settings::ModelPreset::Narrow),
+        std::slice::from_ref(&preset),
+    )
+    .unwrap();
+    let names: Vec<&str> = with_preset.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(names, ["narrow", "fast-cpu"]);
+    assert_eq!(cifar_trainer::bench::models(None, &[]).unwrap().len(), 3);
+
+    // Through the binary: the figures carry the file's name.
+    let temp = tempfile::tempdir().unwrap();
+    let small = temp.path().join("tiny-fast.json");
+    std::fs::write(
+        &small,
+        r#"{"model": {"architecture": "fast-resnet", "widths": [8, 16, 16]}}"#,
+    )
+    .unwrap();
+    let json = temp.path().join("bench.json");
+    let stdout = ok(&[
+        &["bench", "--config", p(&small)][..],
+        &TINY_BENCH,
+        &["--json", p(&json)],
+    ]
+    .concat());
+    assert!(stdout.contains("tiny-fast: train"), "{stdout}");
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(written.as_object().unwrap().len(), 1, "{written}");
+    assert!(
+        written["tiny-fast"]["train_images_per_second"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+
+    // A config whose model is wrong names the file and the field.
+    let bad = temp.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        r#"{"model": {"architecture": "fast-resnet", "widths": [8, 16]}}"#,
+    )
+    .unwrap();
+    let stderr = fails(&["bench", "--device", "cpu", "--config", p(&bad)]);
+    assert!(
+        stderr.contains("bad.json") && stderr.contains("widths"),
+        "{stderr}"
+    );
 }
 
 /// A narrow model with `classes` outputs (named `class 0`, … unless ten), serialised.

@@ -18,6 +18,11 @@ use core::ops::{Add, Mul};
 
 use burn_backend::Element;
 use burn_std::{Bytes, Shape};
+// Without `std`, compilers whose `core` lacks `f64::sqrt` take it from `num_traits` (libm); newer
+// ones have it in `core` and leave the import unused (as in `activation.rs`).
+#[cfg(not(feature = "std"))]
+#[allow(unused_imports)]
+use num_traits::Float;
 
 use crate::{FlexTensor, Layout};
 

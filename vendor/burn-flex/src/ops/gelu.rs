@@ -11,6 +11,7 @@ use alloc::vec;
 use burn_backend::DType;
 use burn_std::Bytes;
 #[cfg(not(feature = "std"))]
+#[allow(unused_imports)]
 use num_traits::Float;
 
 use crate::{FlexTensor, Layout};
