@@ -89,10 +89,9 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     results = {}
-    for path in args.config:
-        NETS[os.path.splitext(os.path.basename(path))[0]] = net_of_config(path)
-    names = args.model or ([] if args.config else ["resnet18", "narrow", "fast"])
-    names += [os.path.splitext(os.path.basename(path))[0] for path in args.config]
+    configs = {os.path.splitext(os.path.basename(path))[0]: net_of_config(path) for path in args.config}
+    NETS.update(configs)
+    names = (args.model or ([] if configs else ["resnet18", "narrow", "fast"])) + list(configs)
     for name in names:
         results[name] = measure(name, args.train_batch, args.infer_batch, args.warmup, args.iterations,
                                 torch.device(args.device))

@@ -4,7 +4,7 @@
 //! dynamically up to 32 MiB) with its own `mmap` and gives it back with `munmap` when freed. The CPU
 //! backend allocates and frees activation-sized buffers on every operation (256 MiB for the fast
 //! net's first layers at batch 1024), so each of them comes back as fresh zero pages, faulted in
-//! one 4 KiB page at a time: the shipped 12-epoch run spent 2,071 of its 7,433 CPU-seconds in the
+//! one 4 KiB page at a time: the 12-epoch run shipped before this fix spent 2,071 of its 7,433 CPU-seconds in the
 //! kernel (512 million minor faults). A fixed threshold above those sizes and a high trim
 //! threshold keep freed buffers in the heap for reuse (BENCHMARKS.md, "2026-11-29 (fourth
 //! session)", has the measured effect). Buffers allocated by threads other than the main one
