@@ -35,6 +35,7 @@ function describeModel(summary, source) {
 }
 
 async function loadWeights(app, bytes, source) {
+  status(`Loading the model (${source})…`);
   const summary = await app.pool.loadWeights(bytes); // rejects with a message; the old model stays
   mark("weights-loaded");
   app.session.setModelClasses(summary.class_names);
@@ -46,7 +47,8 @@ async function loadWeights(app, bytes, source) {
   // model with its multi TTA, bench/browser.sh).
   if (app.pool.backend === "webgpu") {
     const millis = await app.pool.warmUp();
-    status(`Model ready on webgpu (warm-up ${millis.toFixed(0)} ms).`);
+    // The backend is read again: a WebGPU failure during the warm-up moved it to the CPU.
+    status(`Model ready on ${app.pool.backend} (warm-up ${millis.toFixed(0)} ms).`);
   } else {
     status(`Model ready on ${app.pool.backend}.`);
   }

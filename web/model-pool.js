@@ -1,12 +1,14 @@
-// The page's model: a pool of module workers (web/worker.js), each holding its own copy of the
-// model. The first worker runs on WebGPU when the browser offers it, else on the CPU; on the CPU
-// backend, batches are split across all workers (the CPU backend is single-threaded in WASM,
-// and workers that each hold a model need no shared memory). A newer evaluation or a backend
-// switch cancels a running one; a worker that dies is replaced and given the model again.
+// The page's model: module workers (web/worker.js), each holding its own copy of the model. One
+// worker runs on WebGPU when the browser offers it; the CPU backend runs in a pool of workers
+// that split batches between them (the CPU backend is single-threaded in WASM, and workers that
+// each hold a model need no shared memory). A newer evaluation or a backend switch cancels a
+// running one; a worker that dies is replaced and given the model again.
 //
-// Two builds of the module: the CPU-only one (0.74 MiB gzipped), which trunk links into the page,
-// and the WebGPU one (web/gpu/, five times larger: Burn's GPU kernel generator), fetched only
-// for the first worker and only when the browser has a WebGPU adapter.
+// Two builds of the module: the CPU-only one (0.74 MiB gzipped), which trunk links into the page
+// and the CPU workers run, and the WebGPU-only one (web/gpu/, Burn's GPU kernel generator and no
+// CPU backend), fetched for the WebGPU worker only when the browser has a WebGPU adapter. On the
+// CPU backend, or after WebGPU fails, the CPU workers answer; the WebGPU worker, if any, keeps
+// the model loaded so that switching back is immediate.
 
 import { Channel, named } from "./protocol.js";
 
@@ -38,7 +40,8 @@ async function webGpuProblem() {
 }
 
 class ModelWorker {
-  /// `build` is the module it runs: "cpu" (CPU-only) or "webgpu" (both backends).
+  /// `build` is the module it runs: "cpu" (the CPU backend) or "webgpu" (WebGPU only); `index`
+  /// names it (a number for a CPU worker, "gpu" for the WebGPU one).
   constructor(pool, index, build = "cpu") {
     this.pool = pool;
     this.index = index;
@@ -47,7 +50,7 @@ class ModelWorker {
     this.started = null;
   }
 
-  /// Starts the worker and gives it the pool's state: backend (the first worker only), weights,
+  /// Starts the worker and gives it the pool's state: WebGPU (the WebGPU worker), weights,
   /// test-time augmentation and the shipped test images. Resolves when it can answer.
   start() {
     const worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module", name: `model-${this.index}` });
@@ -56,12 +59,18 @@ class ModelWorker {
     this.started = (async () => {
       const { module, glue } = await this.pool.module(this.build);
       await channel.request("init", { glue, module });
-      if (this.build === "webgpu" && this.pool.backend === "webgpu") {
-        // A replacement of the WebGPU worker: WebGPU again, or the CPU if it no longer starts.
-        await channel.request("useWebGpu").catch((error) => {
-          this.pool.setBackend("cpu");
-          this.pool.onFallback("WebGPU could not start again — using the CPU backend.", error.message);
-        });
+      if (this.build === "webgpu" && this.pool.webgpuStarted) {
+        // A replacement of the WebGPU worker: WebGPU again, or the CPU workers if it no longer
+        // starts (this module has no CPU backend of its own).
+        const failed = await channel.request("useWebGpu").then(() => null, (error) => error);
+        if (failed) {
+          this.pool.dropWebGpu(failed);
+          if (this.pool.backend === "webgpu") {
+            this.pool.setBackend("cpu");
+            this.pool.onFallback("WebGPU could not start again — using the CPU backend.", failed.message);
+          }
+          return;
+        }
       }
       if (this.pool.weights) {
         await channel.request("loadWeights", { bytes: this.pool.weights });
@@ -72,8 +81,14 @@ class ModelWorker {
     return this.started;
   }
 
+  /// Resolves when the worker can answer, starting it if it has not started yet.
+  ready() {
+    return this.started ?? this.start();
+  }
+
+  /// Sends a request, starting the worker first if it has not started yet.
   async request(kind, payload, transfer) {
-    await this.started;
+    await this.ready();
     return this.channel.request(kind, payload, transfer);
   }
 
@@ -99,7 +114,13 @@ export class ModelPool {
     this.restarts = 0;
     this.urls = moduleUrls();
     this.modules = {};
+    /// The CPU workers (started when first needed), and the WebGPU worker or null.
     this.workers = [];
+    this.gpu = null;
+    /// Whether the WebGPU worker has started WebGPU once (its replacement does it again).
+    this.webgpuStarted = false;
+    /// Why there is no WebGPU worker, when WebGPU failed to start in it.
+    this.webgpuProblem = null;
   }
 
   /// The compiled module of a build ("cpu" or "webgpu"): fetched and compiled once, on first
@@ -110,24 +131,43 @@ export class ModelPool {
     return this.modules[build];
   }
 
+  /// The worker that answers single requests on the active backend.
   get primary() {
-    return this.workers[0];
+    return this.backend === "webgpu" ? this.gpu : this.workers[0];
   }
 
-  /// Starts the first worker, on WebGPU when `webgpu` is asked for and works; rejects only if
-  /// no worker can start at all. Resolves to the reason WebGPU did not start, or null.
+  /// Every worker that has been started (the WebGPU one included).
+  started() {
+    return [this.gpu, ...this.workers].filter((w) => w?.started);
+  }
+
+  /// Starts the first worker: the WebGPU one when `webgpu` is asked for and works, else the
+  /// first CPU worker; rejects only if no worker can start at all. Resolves to the reason WebGPU
+  /// did not start, or null.
   async start({ webgpu }) {
+    this.workers = [new ModelWorker(this, 0)];
     const problem = webgpu ? await webGpuProblem() : null;
-    this.workers = [new ModelWorker(this, 0, webgpu && !problem ? "webgpu" : "cpu")];
-    await this.primary.start();
-    if (!webgpu || problem) return problem;
-    try {
-      await this.primary.request("useWebGpu");
-      this.setBackend("webgpu");
-      return null;
-    } catch (error) {
-      return error;
+    if (webgpu && !problem) {
+      this.gpu = new ModelWorker(this, "gpu", "webgpu");
+      try {
+        await this.gpu.request("useWebGpu");
+        this.webgpuStarted = true;
+        this.setBackend("webgpu");
+        return null;
+      } catch (error) {
+        this.dropWebGpu(error);
+      }
     }
+    await this.workers[0].start();
+    return this.webgpuProblem ?? problem;
+  }
+
+  /// Stops the WebGPU worker after WebGPU failed in it; `useWebGpu` then gives `error`.
+  dropWebGpu(error) {
+    this.webgpuProblem = error;
+    const gpu = this.gpu;
+    this.gpu = null;
+    gpu?.stop();
   }
 
   setBackend(name) {
@@ -135,31 +175,34 @@ export class ModelPool {
     this.onBackend(name);
   }
 
-  /// Switches every request to WebGPU (rejects, staying on the CPU, when it cannot start). The
-  /// first worker runs the CPU-only module when the page started without a WebGPU adapter.
+  /// Switches every request to WebGPU (rejects, staying on the CPU, when it cannot start). There
+  /// is no WebGPU worker when the page started without a WebGPU adapter or WebGPU failed.
   async useWebGpu() {
     this.cancel();
-    if (this.primary.build !== "webgpu") {
-      throw (await webGpuProblem()) ?? named("DeviceError", "WebGPU became available after the page started; reload the page to use it");
+    if (!this.gpu) {
+      throw this.webgpuProblem ?? (await webGpuProblem()) ?? named("DeviceError", "WebGPU became available after the page started; reload the page to use it");
     }
-    await this.primary.request("useWebGpu");
+    await this.gpu.request("useWebGpu");
     this.setBackend("webgpu");
   }
 
+  /// Switches every request to the CPU workers (the first one starts if it has not yet).
   async useCpu() {
     this.cancel();
-    await this.primary.request("useCpu");
+    await this.workers[0].ready();
     this.setBackend("cpu");
   }
 
-  /// Loads a weights file in every worker; the first worker checks it, and on error every
-  /// worker keeps its model. Resolves to the model's summary.
+  /// Loads a weights file in every started worker (the others get it when they start); the
+  /// active backend's worker checks it, and on error every worker keeps its model. Resolves to
+  /// the model's summary.
   async loadWeights(bytes) {
     this.cancel();
     const summary = await this.withFallback(() => this.primary.request("loadWeights", { bytes }));
     this.weights = bytes;
     this.tta = summary.tta;
-    await Promise.all(this.workers.slice(1).map((w) => w.request("loadWeights", { bytes }).then(() => w.request("setTta", { name: this.tta }))));
+    const others = this.started().filter((w) => w !== this.primary);
+    await Promise.all(others.map((w) => w.request("loadWeights", { bytes }).then(() => w.request("setTta", { name: this.tta }))));
     return summary;
   }
 
@@ -167,7 +210,7 @@ export class ModelPool {
     this.cancel(); // a running evaluation would mix answers of two TTAs
     const tta = await this.primary.request("setTta", { name });
     this.tta = tta;
-    await Promise.all(this.workers.slice(1).map((w) => w.request("setTta", { name: tta })));
+    await Promise.all(this.started().filter((w) => w !== this.primary).map((w) => w.request("setTta", { name: tta })));
     return tta;
   }
 
@@ -175,7 +218,7 @@ export class ModelPool {
     return this.withFallback(() => this.primary.request("warmUp"));
   }
 
-  /// Decodes and classifies a user's file in the first worker.
+  /// Decodes and classifies a user's file in the active backend's worker.
   classifyFile(file) {
     return this.withFallback(() => this.primary.request("classifyFile", { file }));
   }
@@ -201,7 +244,7 @@ export class ModelPool {
   /// which keeps its tasks short while the workers compute.
   async setTestImages(images, count) {
     this.testImages = { images, imageBytes: images.length / count, count };
-    await Promise.all(this.workers.filter((w) => w.started).map((w) => w.request("setTestImages", this.testImages)));
+    await Promise.all(this.started().map((w) => w.request("setTestImages", this.testImages)));
   }
 
   /// Probabilities of the shipped test images `start..start + count`, like `probabilities`.
@@ -211,8 +254,8 @@ export class ModelPool {
       worker.request("testProbabilities", { start: start + from, count: to - from }));
   }
 
-  /// Runs `ask(worker, from, to)` for consecutive shares of `count` images (one per worker on
-  /// the CPU backend, else all in the first worker) and joins the answers in order.
+  /// Runs `ask(worker, from, to)` for consecutive shares of `count` images (one per CPU worker
+  /// on the CPU backend, else all in the WebGPU worker) and joins the answers in order.
   async split(count, ask) {
     const generation = this.generation;
     const run = async () => {
@@ -258,10 +301,10 @@ export class ModelPool {
   /// Starts the workers a CPU batch is split across (up to the pool's size).
   async ensureWorkers() {
     while (this.workers.length < this.size) this.workers.push(new ModelWorker(this, this.workers.length));
-    await Promise.all(this.workers.map((w) => w.started ?? w.start()));
+    await Promise.all(this.workers.map((w) => w.ready()));
   }
 
-  /// Changes the number of workers (1 to 16); extra ones stop.
+  /// Changes the number of CPU workers (1 to 16); extra ones stop.
   setSize(size) {
     this.cancel();
     this.size = Math.max(1, Math.min(16, Math.floor(size) || 1));
@@ -271,10 +314,11 @@ export class ModelPool {
   /// Replaces a dead worker with a fresh one holding the same model; a note says so.
   replace(dead, reason) {
     const index = this.workers.indexOf(dead);
-    if (index < 0) return; // stopped on purpose
+    if (index < 0 && dead !== this.gpu) return; // stopped on purpose
     this.restarts++;
-    const fresh = new ModelWorker(this, index, dead.build);
-    this.workers[index] = fresh;
+    const fresh = new ModelWorker(this, dead.index, dead.build);
+    if (dead === this.gpu) this.gpu = fresh;
+    else this.workers[index] = fresh;
     // Its failure to start shows in the next request sent to it.
     fresh.start().catch(() => {});
     this.onNote(`A model worker stopped and was restarted (${this.restarts} so far).`, reason);
@@ -288,7 +332,6 @@ export class ModelPool {
       return await work();
     } catch (error) {
       if (this.backend !== "webgpu" || error?.name !== "DeviceError") throw error;
-      await this.primary.request("useCpu");
       this.setBackend("cpu");
       this.onFallback("WebGPU failed — switched to the CPU backend.", error.message);
       return await work();

@@ -117,11 +117,19 @@ for (const webgpu of [true, false]) {
       // 1. The active backend, and the fallback message without an adapter.
       const backend = await page.getAttribute("#backend-active", "data-backend");
       assert.equal(backend, name);
-      // The WebGPU module (five times the CPU-only one) is fetched only where there is an
-      // adapter, and only the first worker runs it.
+      // The WebGPU module (four times the CPU-only one) is fetched only where there is an
+      // adapter, and only the WebGPU worker runs it.
       assert.equal(requests.some((p) => p.endsWith("/cifar-web-gpu_bg.wasm")), webgpu, requests.join(" "));
       assert.ok(requests.some((p) => /\/cifar-web-[0-9a-f]+_bg\.wasm$/.test(p)), requests.join(" "));
       assert.equal(await page.evaluate(() => window.pool.primary.build), webgpu ? "webgpu" : "cpu");
+      if (webgpu) {
+        // That module has no CPU backend of its own (built without flex): asked for the CPU, it
+        // refuses; the CPU workers run the CPU-only module.
+        const refusal = await page.evaluate(() => window.pool.gpu.request("useCpu")
+          .then((answer) => ({ answer }), (error) => ({ name: error.name, message: error.message })));
+        assert.equal(refusal.name, "DeviceError", JSON.stringify(refusal));
+        assert.match(refusal.message, /WebGPU-only module/);
+      }
       // A plain sentence, wgpu's own words (if any) only behind the "details" disclosure.
       if (!webgpu) {
         const sentence = await page.locator("#backend-note").evaluate((e) => e.firstChild.textContent);
@@ -194,9 +202,11 @@ for (const webgpu of [true, false]) {
       const fastPlain = await readProbabilities(await classify(page, IMAGE));
       fastPlain.forEach((entry, i) => assert.ok(Math.abs(entry.p - fastNone.probabilities[i]) < 1e-3,
         `fast net without TTA ${entry.name}: page ${entry.p}, trainer ${fastNone.probabilities[i]}`));
-      // Back to the narrow model for what follows.
+      // Back to the narrow model for what follows, warm-up finished (on WebGPU it reads results
+      // back from the GPU: the failure injected below is meant for the classification).
       await page.setInputFiles("#weights-file", [WEIGHTS]);
       await page.waitForFunction(() => /16\/32\/64\/128/.test(document.querySelector("#model-info").textContent), null, { timeout: TIMEOUT });
+      await page.waitForFunction((b) => document.querySelector("#status").textContent.startsWith(`Model ready on ${b}`), name, { timeout: TIMEOUT });
 
       // 8. WebGPU failing mid-session inside Rust: the next read-back of a result from the GPU
       // fails (the browser's buffer mapping is made to reject once, as on a lost device), wgpu
@@ -252,6 +262,8 @@ test("webgpu: classifying and switching backends never block the main thread; a 
         await page.waitForFunction((b) => document.querySelector("#backend-active").dataset.backend === b
           && /^Switched to/.test(document.querySelector("#status").textContent), backend, { timeout: TIMEOUT });
       }
+      // Each backend's own worker answers: the WebGPU-only module, or a CPU worker.
+      assert.equal(await page.evaluate(() => window.pool.primary.build), backend === "webgpu" ? "webgpu" : "cpu");
       const card = await classify(page, IMAGE);
       assert.match(await card.locator(".prediction").textContent(), new RegExp(`ms on ${backend}`));
       answers.push(await readProbabilities(card));

@@ -49,9 +49,9 @@ struct State {
 }
 
 impl State {
-    fn device(&self) -> Device {
+    fn device(&self) -> Result<Device, PageError> {
         match (self.backend, &self.webgpu) {
-            (Backend::WebGpu, Some(device)) => device.clone(),
+            (Backend::WebGpu, Some(device)) => Ok(device.clone()),
             _ => cpu_device(),
         }
     }
@@ -59,12 +59,22 @@ impl State {
 
 /// The CPU backend compiled to WASM: flex (pure Rust), or with the `ndarray-cpu` feature Burn's
 /// deprecated ndarray backend, kept only to measure the two against each other (BENCHMARKS.md).
-fn cpu_device() -> Device {
+#[cfg(any(feature = "cpu", feature = "ndarray-cpu"))]
+fn cpu_device() -> Result<Device, PageError> {
     #[cfg(feature = "ndarray-cpu")]
     #[allow(deprecated)]
-    return Device::ndarray();
+    return Ok(Device::ndarray());
     #[cfg(not(feature = "ndarray-cpu"))]
-    Device::flex()
+    Ok(Device::flex())
+}
+
+/// The WebGPU module is built without a CPU backend (web/gpu/): the page runs CPU work in
+/// workers of the CPU-only module, so asking this one is the page's mistake, said plainly.
+#[cfg(not(any(feature = "cpu", feature = "ndarray-cpu")))]
+fn cpu_device() -> Result<Device, PageError> {
+    Err(PageError::device(
+        "this is the WebGPU-only module (cifar-web-gpu); the CPU backend runs in the cifar-web module",
+    ))
 }
 
 /// Starts WebGPU: only the module built with the `webgpu` feature carries Burn's GPU backend
@@ -87,8 +97,10 @@ async fn webgpu_device() -> Result<Device, PageError> {
 /// Name of the CPU backend this build uses.
 const CPU_KERNELS: &str = if cfg!(feature = "ndarray-cpu") {
     "ndarray"
-} else {
+} else if cfg!(feature = "cpu") {
     "flex"
+} else {
+    "none"
 };
 
 /// One page's model and device.
@@ -262,7 +274,8 @@ impl Session {
         cfg!(feature = "webgpu")
     }
 
-    /// The Burn backend behind `"cpu"` in this build: `"flex"` or `"ndarray"`.
+    /// The Burn backend behind `"cpu"` in this build: `"flex"`, `"ndarray"`, or `"none"` in the
+    /// WebGPU-only module.
     #[wasm_bindgen(js_name = cpuKernels)]
     pub fn cpu_kernels(&self) -> String {
         CPU_KERNELS.to_string()
@@ -293,17 +306,18 @@ impl Session {
         })
     }
 
-    /// Switches to the CPU backend (always available).
+    /// Switches to the CPU backend (in every module but the WebGPU-only one).
     #[wasm_bindgen(js_name = useCpu)]
     pub fn use_cpu(&self) -> Result<String, JsValue> {
-        switch(&self.state, Backend::Cpu, &cpu_device()).map_err(js_error)?;
+        let device = cpu_device().map_err(js_error)?;
+        switch(&self.state, Backend::Cpu, &device).map_err(js_error)?;
         Ok("cpu".into())
     }
 
     /// Loads a safetensors file from the trainer. On error the current model stays.
     #[wasm_bindgen(js_name = loadWeights)]
     pub fn load_weights(&self, bytes: Vec<u8>) -> Result<JsValue, JsValue> {
-        let device = self.state.borrow().device();
+        let device = self.state.borrow().device().map_err(js_error)?;
         let engine = Engine::load(&bytes, &device).map_err(js_error)?;
         let summary = to_js(&ModelSummary {
             class_names: &engine.info.class_names,
