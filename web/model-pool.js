@@ -51,7 +51,8 @@ class ModelWorker {
   }
 
   /// Starts the worker and gives it the pool's state: WebGPU (the WebGPU worker), weights,
-  /// test-time augmentation and the shipped test images. Resolves when it can answer.
+  /// test-time augmentation and the shipped test images. Resolves when it can answer; a WebGPU
+  /// worker in which WebGPU does not start is dropped from the pool instead.
   start() {
     const worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module", name: `model-${this.index}` });
     const channel = new Channel(worker, (reason) => this.pool.replace(this, reason));
@@ -59,18 +60,10 @@ class ModelWorker {
     this.started = (async () => {
       const { module, glue } = await this.pool.module(this.build);
       await channel.request("init", { glue, module });
-      if (this.build === "webgpu" && this.pool.webgpuStarted) {
-        // A replacement of the WebGPU worker: WebGPU again, or the CPU workers if it no longer
-        // starts (this module has no CPU backend of its own).
+      if (this.build === "webgpu") {
+        // This module has no CPU backend of its own: without WebGPU the CPU workers answer.
         const failed = await channel.request("useWebGpu").then(() => null, (error) => error);
-        if (failed) {
-          this.pool.dropWebGpu(failed);
-          if (this.pool.backend === "webgpu") {
-            this.pool.setBackend("cpu");
-            this.pool.onFallback("WebGPU could not start again — using the CPU backend.", failed.message);
-          }
-          return;
-        }
+        if (failed) return this.pool.dropWebGpu(failed);
       }
       if (this.pool.weights) {
         await channel.request("loadWeights", { bytes: this.pool.weights });
@@ -117,8 +110,6 @@ export class ModelPool {
     /// The CPU workers (started when first needed), and the WebGPU worker or null.
     this.workers = [];
     this.gpu = null;
-    /// Whether the WebGPU worker has started WebGPU once (its replacement does it again).
-    this.webgpuStarted = false;
     /// Why there is no WebGPU worker, when WebGPU failed to start in it.
     this.webgpuProblem = null;
   }
@@ -141,6 +132,11 @@ export class ModelPool {
     return [this.gpu, ...this.workers].filter((w) => w?.started);
   }
 
+  /// The started workers other than the active backend's, which follow its model and TTA.
+  others() {
+    return this.started().filter((w) => w !== this.primary);
+  }
+
   /// Starts the first worker: the WebGPU one when `webgpu` is asked for and works, else the
   /// first CPU worker; rejects only if no worker can start at all. Resolves to the reason WebGPU
   /// did not start, or null.
@@ -148,26 +144,28 @@ export class ModelPool {
     this.workers = [new ModelWorker(this, 0)];
     const problem = webgpu ? await webGpuProblem() : null;
     if (webgpu && !problem) {
-      this.gpu = new ModelWorker(this, "gpu", "webgpu");
-      try {
-        await this.gpu.request("useWebGpu");
-        this.webgpuStarted = true;
+      const gpu = (this.gpu = new ModelWorker(this, "gpu", "webgpu"));
+      await gpu.ready().catch((error) => this.dropWebGpu(error));
+      if (this.gpu === gpu) {
         this.setBackend("webgpu");
         return null;
-      } catch (error) {
-        this.dropWebGpu(error);
       }
     }
     await this.workers[0].start();
     return this.webgpuProblem ?? problem;
   }
 
-  /// Stops the WebGPU worker after WebGPU failed in it; `useWebGpu` then gives `error`.
+  /// Stops the WebGPU worker after WebGPU failed to start in it (`useWebGpu` then gives
+  /// `error`); if the page was on WebGPU (a replaced worker), the CPU workers take over.
   dropWebGpu(error) {
     this.webgpuProblem = error;
     const gpu = this.gpu;
     this.gpu = null;
     gpu?.stop();
+    if (this.backend === "webgpu") {
+      this.setBackend("cpu");
+      this.onFallback("WebGPU could not start again — using the CPU backend.", error.message);
+    }
   }
 
   setBackend(name) {
@@ -201,8 +199,7 @@ export class ModelPool {
     const summary = await this.withFallback(() => this.primary.request("loadWeights", { bytes }));
     this.weights = bytes;
     this.tta = summary.tta;
-    const others = this.started().filter((w) => w !== this.primary);
-    await Promise.all(others.map((w) => w.request("loadWeights", { bytes }).then(() => w.request("setTta", { name: this.tta }))));
+    await Promise.all(this.others().map((w) => w.request("loadWeights", { bytes }).then(() => w.request("setTta", { name: this.tta }))));
     return summary;
   }
 
@@ -210,7 +207,7 @@ export class ModelPool {
     this.cancel(); // a running evaluation would mix answers of two TTAs
     const tta = await this.primary.request("setTta", { name });
     this.tta = tta;
-    await Promise.all(this.started().filter((w) => w !== this.primary).map((w) => w.request("setTta", { name: tta })));
+    await Promise.all(this.others().map((w) => w.request("setTta", { name: tta })));
     return tta;
   }
 

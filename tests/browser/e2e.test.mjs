@@ -117,7 +117,7 @@ for (const webgpu of [true, false]) {
       // 1. The active backend, and the fallback message without an adapter.
       const backend = await page.getAttribute("#backend-active", "data-backend");
       assert.equal(backend, name);
-      // The WebGPU module (four times the CPU-only one) is fetched only where there is an
+      // The WebGPU module (3–4 times the CPU-only one) is fetched only where there is an
       // adapter, and only the WebGPU worker runs it.
       assert.equal(requests.some((p) => p.endsWith("/cifar-web-gpu_bg.wasm")), webgpu, requests.join(" "));
       assert.ok(requests.some((p) => /\/cifar-web-[0-9a-f]+_bg\.wasm$/.test(p)), requests.join(" "));
