@@ -1,7 +1,8 @@
 //! The CPU backend's convolution gradients (the patched burn-flex under `vendor/`: input and
 //! weight gradients as GEMMs over im2col columns) against a convolution written here as plain
 //! loops in f64. The shapes reach every branch: stride 1 and 2, padding 0, 1 and asymmetric,
-//! 1×1, 2×2 and 3×3 kernels, dilation 2, two groups, batch 1 (the GEMMs run in parallel) and
+//! 1×1, 2×2 and 3×3 kernels, dilation 2, two groups, 32 or more input channels per group (the
+//! pixel-major input gradient), batch 1 (the GEMMs run in parallel) and
 //! batches of several images (the images do), channel counts that are not multiples of 8.
 
 use burn::prelude::*;
@@ -190,6 +191,25 @@ fn convolution_gradients_equal_direct_loops() {
             c_in: 13,
             c_out: 17,
             size: [7, 7],
+            ..base
+        },
+        // From 32 input channels per group the input gradient is computed pixel-major.
+        Case {
+            batch: 5,
+            c_in: 33,
+            c_out: 9,
+            size: [6, 7],
+            ..base
+        },
+        Case {
+            batch: 1,
+            groups: 2,
+            c_in: 64,
+            c_out: 6,
+            size: [7, 9],
+            padding: [(1, 0), (0, 2)],
+            stride: [2, 1],
+            dilation: [1, 2],
             ..base
         },
     ];

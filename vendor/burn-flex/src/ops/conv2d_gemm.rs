@@ -12,11 +12,15 @@
 //!   tile's result back to NCHW with strided writes); images in parallel. Used for single-group
 //!   convolutions with a kernel larger than 1×1 that are not the small-channel case, which keep
 //!   their own fast paths;
-//! - weight gradient: `dW[g] = Σ_b dY[b, g] · col[b, g]ᵀ`. Threads take contiguous runs of
-//!   images, accumulate their own partial `dW` (one GEMM per image, accumulating into the same
-//!   destination) and the partials are summed at the end;
-//! - input gradient: `dcol = W[g]ᵀ · dY[b, g]`, scattered back into `dX[b]` (col2im). Images run
-//!   in parallel, each writing only its own `dX[b]`.
+//! - weight gradient: `dW[g] = Σ_b dY[b, g] · col[b, g]ᵀ`, with `col[b, g]ᵀ` built directly
+//!   (pixel-major, from a channels-last copy of the image) because `gemm` is slow on the
+//!   transposed view when channels are few. Threads take contiguous runs of images, accumulate
+//!   their own partial `dW` (one GEMM per image, accumulating into the same destination) and
+//!   the partials are summed at the end;
+//! - input gradient: `dcol = W[g]ᵀ · dY[b, g]`, scattered back into `dX[b]` (col2im); from 32
+//!   channels per group pixel-major instead (`dcolt = dY[b, g]ᵀ · W[g]`, scattered into a
+//!   channels-last gradient that is then transposed), which is faster there. Images run in
+//!   parallel, each writing only its own `dX[b]`.
 //!
 //! With fewer images than threads, the GEMMs themselves run in parallel instead. Any stride,
 //! padding (asymmetric too: the output size is read from `dY`), dilation and group count;
@@ -240,8 +244,62 @@ fn threads() -> usize {
     }
 }
 
+/// Writes image `x` (`[C, H, W]`) channels-last into `nhwc` (`[H, W, C]`), in square blocks
+/// so that both sides stay in cache.
+fn to_channels_last<T: Copy>(geo: &Geometry, x: &[T], nhwc: &mut [T]) {
+    const BLOCK: usize = 16;
+    let (c, plane) = (geo.c_in, geo.h * geo.w);
+    for p0 in (0..plane).step_by(BLOCK) {
+        let p1 = (p0 + BLOCK).min(plane);
+        for c0 in (0..c).step_by(BLOCK) {
+            for ci in c0..(c0 + BLOCK).min(c) {
+                let src = &x[ci * plane..][p0..p1];
+                for (k, &v) in src.iter().enumerate() {
+                    nhwc[(p0 + k) * c + ci] = v;
+                }
+            }
+        }
+    }
+}
+
+/// Writes group `g` of the channels-last image `nhwc` as pixel-major im2col rows into
+/// `colt` (`Ho·Wo × col_rows`, row-major), each pixel's row ordered (ky, kx, channel) so that
+/// every kernel tap is one contiguous copy of the group's channels; padding reads as zero.
+///
+/// This is the transpose of [`im2col`] with its rows permuted. The weight gradient needs the
+/// columns as the right-hand side of `dY · colᵀ`, and `gemm` runs about ten times slower on a
+/// right-hand side whose reduction axis is contiguous (what [`im2col`]'s layout gives) than on
+/// a row-major one when the channels are few: 10 against 111 GFLOP/s for 16 channels on
+/// 32×32, 47 against 114 for 32 on 16×16 (one core; the trainer's `examples/gemm_layouts.rs`,
+/// BENCHMARKS.md).
+fn im2col_pixels<T: Copy>(geo: &Geometry, nhwc: &[T], g: usize, colt: &mut [T], zero: T) {
+    let rows = geo.col_rows();
+    let gin = geo.group_in;
+    for oy in 0..geo.oh {
+        let iy0 = (oy * geo.stride[0]) as isize - geo.padding[0] as isize;
+        for ox in 0..geo.ow {
+            let ix0 = (ox * geo.stride[1]) as isize - geo.padding[1] as isize;
+            let dst = &mut colt[(oy * geo.ow + ox) * rows..][..rows];
+            for ky in 0..geo.kh {
+                let iy = iy0 + (ky * geo.dilation[0]) as isize;
+                for kx in 0..geo.kw {
+                    let ix = ix0 + (kx * geo.dilation[1]) as isize;
+                    let tap = &mut dst[(ky * geo.kw + kx) * gin..][..gin];
+                    if iy < 0 || iy >= geo.h as isize || ix < 0 || ix >= geo.w as isize {
+                        tap.fill(zero);
+                    } else {
+                        let pixel = (iy as usize * geo.w + ix as usize) * geo.c_in + g * gin;
+                        tap.copy_from_slice(&nhwc[pixel..][..gin]);
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// One thread's share of the weight gradient: `Σ` over `images` (a run of whole images of
-/// `x` and `dy`) of `dY[b, g] · col[b, g]ᵀ`, as `[C_out, col_rows]`.
+/// `x` and `dy`) of `dY[b, g] · colt[b, g]`, as `[C_out, kh, kw, C_in/g]` (the tap-major order
+/// of [`im2col_pixels`]; [`weight_backward_typed`] reorders the sum).
 fn weight_grad_partial<T: Copy + 'static>(
     geo: &Geometry,
     x: &[T],
@@ -252,23 +310,42 @@ fn weight_grad_partial<T: Copy + 'static>(
 ) -> Vec<T> {
     let (rows, n) = (geo.col_rows(), geo.spatial_out());
     let mut dw = vec![zero; geo.c_out * rows];
-    let mut col = vec![zero; rows * n];
+    let mut nhwc = vec![zero; geo.image_in()];
+    let mut colt = vec![zero; n * rows];
     let images = x.len() / geo.image_in();
     for b in 0..images {
         let x_image = &x[b * geo.image_in()..][..geo.image_in()];
         let dy_image = &dy[b * geo.image_out()..][..geo.image_out()];
+        to_channels_last(geo, x_image, &mut nhwc);
         for g in 0..geo.groups {
-            im2col(geo, x_image, g, &mut col, zero);
+            im2col_pixels(geo, &nhwc, g, &mut colt, zero);
             gemm(
                 [geo.group_out, rows, n],
                 &mut dw[g * geo.group_out * rows..][..geo.group_out * rows],
                 b > 0,
                 (&dy_image[g * geo.group_out * n..], 1, n as isize),
-                // colᵀ: element (pixel p, row r) is col[r·n + p].
-                (&col, n as isize, 1),
+                (&colt, 1, rows as isize),
                 one,
                 parallel,
             );
+        }
+    }
+    dw
+}
+
+/// Reorders a weight gradient from the tap-major `[C_out, kh, kw, C_in/g]` of
+/// [`weight_grad_partial`] to the weight's `[C_out, C_in/g, kh, kw]`.
+fn taps_to_weight_order<T: Copy>(geo: &Geometry, tap_major: &[T], zero: T) -> Vec<T> {
+    let (gin, taps) = (geo.group_in, geo.kh * geo.kw);
+    let mut dw = vec![zero; tap_major.len()];
+    for (src, dst) in tap_major
+        .chunks_exact(gin * taps)
+        .zip(dw.chunks_exact_mut(gin * taps))
+    {
+        for tap in 0..taps {
+            for ci in 0..gin {
+                dst[ci * taps + tap] = src[tap * gin + ci];
+            }
         }
     }
     dw
@@ -280,7 +357,8 @@ where
 {
     let threads = threads();
     if threads <= 1 || geo.batch < threads {
-        return weight_grad_partial(geo, x, dy, zero, one, true);
+        let dw = weight_grad_partial(geo, x, dy, zero, one, true);
+        return taps_to_weight_order(geo, &dw, zero);
     }
     #[cfg(feature = "rayon")]
     {
@@ -298,13 +376,14 @@ where
                 *s += p;
             }
         }
-        sum
+        taps_to_weight_order(geo, &sum, zero)
     }
     #[cfg(not(feature = "rayon"))]
     unreachable!("one thread without rayon")
 }
 
-/// `dX[b]` of one image from its output gradient.
+/// `dX[b]` of one image from its output gradient, channel-major: `dcol = W[g]ᵀ · dY[b, g]`,
+/// then [`col2im`] adds it into `dx_image`, which must start at zero.
 fn input_grad_image<T: Copy + AddAssign + 'static>(
     geo: &Geometry,
     weight: &[T],
@@ -330,20 +409,156 @@ fn input_grad_image<T: Copy + AddAssign + 'static>(
     }
 }
 
+/// From this many input channels per group, the input gradient goes pixel-major
+/// ([`input_grad_image_pixels`]). GEMM plus scatter for one image on one core: about even at 32
+/// channels on 16×16, 1.11× faster at 64 on 8×8, 1.17× at 64 on 15×15, 1.27× at 192 on 7×7,
+/// 1.33× at 128 on 4×4; with 16 or 24 channels the per-tap additions of a few channels make it
+/// slower than [`col2im`] (0.57× and 0.94×). Measured with the trainer's
+/// `examples/gemm_layouts.rs` (BENCHMARKS.md).
+const PIXEL_MAJOR_MIN_CHANNELS: usize = 32;
+
+/// The weight reordered from `[C_out, C_in/g, kh, kw]` to the tap-major `[C_out, kh, kw, C_in/g]`
+/// of [`im2col_pixels`]' rows (the inverse of [`taps_to_weight_order`]).
+fn weight_to_tap_order<T: Copy>(geo: &Geometry, weight: &[T], zero: T) -> Vec<T> {
+    let (gin, taps) = (geo.group_in, geo.kh * geo.kw);
+    let mut tap_major = vec![zero; weight.len()];
+    for (src, dst) in weight
+        .chunks_exact(gin * taps)
+        .zip(tap_major.chunks_exact_mut(gin * taps))
+    {
+        for ci in 0..gin {
+            for tap in 0..taps {
+                dst[tap * gin + ci] = src[ci * taps + tap];
+            }
+        }
+    }
+    tap_major
+}
+
+/// The adjoint of [`im2col_pixels`]: adds pixel-major columns `dcolt` of group `g` into the
+/// channels-last image gradient `nhwc`, each kernel tap as one run of the group's channels.
+fn col2im_pixels<T: Copy + AddAssign>(geo: &Geometry, dcolt: &[T], g: usize, nhwc: &mut [T]) {
+    let rows = geo.col_rows();
+    let gin = geo.group_in;
+    for oy in 0..geo.oh {
+        let iy0 = (oy * geo.stride[0]) as isize - geo.padding[0] as isize;
+        for ox in 0..geo.ow {
+            let ix0 = (ox * geo.stride[1]) as isize - geo.padding[1] as isize;
+            let src = &dcolt[(oy * geo.ow + ox) * rows..][..rows];
+            for ky in 0..geo.kh {
+                let iy = iy0 + (ky * geo.dilation[0]) as isize;
+                if iy < 0 || iy >= geo.h as isize {
+                    continue;
+                }
+                for kx in 0..geo.kw {
+                    let ix = ix0 + (kx * geo.dilation[1]) as isize;
+                    if ix < 0 || ix >= geo.w as isize {
+                        continue;
+                    }
+                    let pixel = (iy as usize * geo.w + ix as usize) * geo.c_in + g * gin;
+                    let tap = &src[(ky * geo.kw + kx) * gin..][..gin];
+                    for (d, &v) in nhwc[pixel..][..gin].iter_mut().zip(tap) {
+                        *d += v;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Writes the channels-last image `nhwc` (`[H, W, C]`) back to `x` (`[C, H, W]`).
+fn to_channels_first<T: Copy>(geo: &Geometry, nhwc: &[T], x: &mut [T]) {
+    const BLOCK: usize = 16;
+    let (c, plane) = (geo.c_in, geo.h * geo.w);
+    for p0 in (0..plane).step_by(BLOCK) {
+        let p1 = (p0 + BLOCK).min(plane);
+        for c0 in (0..c).step_by(BLOCK) {
+            for ci in c0..(c0 + BLOCK).min(c) {
+                let dst = &mut x[ci * plane..][p0..p1];
+                for (k, d) in dst.iter_mut().enumerate() {
+                    *d = nhwc[(p0 + k) * c + ci];
+                }
+            }
+        }
+    }
+}
+
+/// `dX[b]` of one image, pixel-major: `dcolt = dY[b, g]ᵀ · W[g]` (with `weight_taps` from
+/// [`weight_to_tap_order`]), added into a channels-last gradient by [`col2im_pixels`], then
+/// transposed into `dX[b]`. Both GEMM operands are read along their natural strides and the
+/// scatter adds whole runs of channels.
+#[allow(clippy::too_many_arguments)]
+fn input_grad_image_pixels<T: Copy + AddAssign + 'static>(
+    geo: &Geometry,
+    weight_taps: &[T],
+    dy_image: &[T],
+    dx_image: &mut [T],
+    dcolt: &mut [T],
+    nhwc: &mut [T],
+    zero: T,
+    one: T,
+    parallel: bool,
+) {
+    let (rows, n) = (geo.col_rows(), geo.spatial_out());
+    nhwc.fill(zero);
+    for g in 0..geo.groups {
+        gemm(
+            [n, rows, geo.group_out],
+            dcolt,
+            false,
+            // dY[b, g]ᵀ: element (pixel p, output channel o) is dY[b, g][o·n + p].
+            (&dy_image[g * geo.group_out * n..], n as isize, 1),
+            (&weight_taps[g * geo.group_out * rows..], 1, rows as isize),
+            one,
+            parallel,
+        );
+        col2im_pixels(geo, dcolt, g, nhwc);
+    }
+    to_channels_first(geo, nhwc, dx_image);
+}
+
 fn input_backward_typed<T>(geo: &Geometry, weight: &[T], dy: &[T], zero: T, one: T) -> Vec<T>
 where
     T: Copy + Send + Sync + AddAssign + 'static,
 {
+    // Zeroed: the channel-major path adds into it.
     let mut dx = vec![zero; geo.batch * geo.image_in()];
     let dcol_len = geo.col_rows() * geo.spatial_out();
+    let pixel_major = geo.group_in >= PIXEL_MAJOR_MIN_CHANNELS;
+    let weight_taps = if pixel_major {
+        weight_to_tap_order(geo, weight, zero)
+    } else {
+        Vec::new()
+    };
+    let scratch = || {
+        let nhwc_len = if pixel_major { geo.image_in() } else { 0 };
+        (vec![zero; dcol_len], vec![zero; nhwc_len])
+    };
+    let image = |(dcol, nhwc): &mut (Vec<T>, Vec<T>), dx_image: &mut [T], dy_image: &[T], par| {
+        if pixel_major {
+            input_grad_image_pixels(
+                geo,
+                &weight_taps,
+                dy_image,
+                dx_image,
+                dcol,
+                nhwc,
+                zero,
+                one,
+                par,
+            );
+        } else {
+            input_grad_image(geo, weight, dy_image, dx_image, dcol, one, par);
+        }
+    };
     let threads = threads();
     if threads <= 1 || geo.batch < threads {
-        let mut dcol = vec![zero; dcol_len];
+        let mut buffers = scratch();
         for (dx_image, dy_image) in dx
             .chunks_mut(geo.image_in())
             .zip(dy.chunks(geo.image_out()))
         {
-            input_grad_image(geo, weight, dy_image, dx_image, &mut dcol, one, true);
+            image(&mut buffers, dx_image, dy_image, true);
         }
         return dx;
     }
@@ -352,12 +567,9 @@ where
         use rayon::prelude::*;
         dx.par_chunks_mut(geo.image_in())
             .zip(dy.par_chunks(geo.image_out()))
-            .for_each_init(
-                || vec![zero; dcol_len],
-                |dcol, (dx_image, dy_image)| {
-                    input_grad_image(geo, weight, dy_image, dx_image, dcol, one, false)
-                },
-            );
+            .for_each_init(scratch, |buffers, (dx_image, dy_image)| {
+                image(buffers, dx_image, dy_image, false)
+            });
     }
     dx
 }
