@@ -2,7 +2,8 @@
 //! weight gradients as GEMMs over im2col columns) against a convolution written here as plain
 //! loops in f64. The shapes reach every branch: stride 1 and 2, padding 0, 1 and asymmetric,
 //! 1×1, 2×2 and 3×3 kernels, dilation 2, two groups, 32 or more input channels per group (the
-//! pixel-major input gradient), batch 1 (the GEMMs run in parallel) and
+//! pixel-major input gradient), batch 1 (the GEMMs run in parallel), small maps (several images
+//! per weight-gradient GEMM) and
 //! batches of several images (the images do), channel counts that are not multiples of 8.
 
 use burn::prelude::*;
@@ -190,6 +191,15 @@ fn convolution_gradients_equal_direct_loops() {
             batch: 9,
             c_in: 13,
             c_out: 17,
+            size: [7, 7],
+            ..base
+        },
+        // Small maps: the weight gradient takes several images per GEMM (7×7: 6 at a time),
+        // with a shorter last chunk in each thread's run of images.
+        Case {
+            batch: 15,
+            c_in: 4,
+            c_out: 6,
             size: [7, 7],
             ..base
         },

@@ -15,8 +15,8 @@
 //! - weight gradient: `dW[g] = Σ_b dY[b, g] · col[b, g]ᵀ`, with `col[b, g]ᵀ` built directly
 //!   (pixel-major, from a channels-last copy of the image) because `gemm` is slow on the
 //!   transposed view when channels are few. Threads take contiguous runs of images, accumulate
-//!   their own partial `dW` (one GEMM per image, accumulating into the same destination) and
-//!   the partials are summed at the end;
+//!   their own partial `dW` (one GEMM per image, or per chunk of images on small feature maps,
+//!   accumulating into the same destination) and the partials are summed at the end;
 //! - input gradient: `dcol = W[g]ᵀ · dY[b, g]`, scattered back into `dX[b]` (col2im); from 32
 //!   channels per group pixel-major instead (`dcolt = dY[b, g]ᵀ · W[g]`, scattered into a
 //!   channels-last gradient that is then transposed), which is faster there. Images run in
@@ -297,9 +297,16 @@ fn im2col_pixels<T: Copy>(geo: &Geometry, nhwc: &[T], g: usize, colt: &mut [T], 
     }
 }
 
+/// The weight gradient's GEMMs reduce over at least this many output pixels: on small feature
+/// maps several images share one GEMM. Each GEMM reads and writes all of `dW` (9.4 MB for a
+/// 512→512 3×3 convolution), which with one 4×4 image per GEMM cost more than the products.
+const WEIGHT_GRAD_MIN_PIXELS: usize = 256;
+
 /// One thread's share of the weight gradient: `Σ` over `images` (a run of whole images of
 /// `x` and `dy`) of `dY[b, g] · colt[b, g]`, as `[C_out, kh, kw, C_in/g]` (the tap-major order
-/// of [`im2col_pixels`]; [`weight_backward_typed`] reorders the sum).
+/// of [`im2col_pixels`]; [`weight_backward_typed`] reorders the sum). Images go through the
+/// GEMM in chunks of at least [`WEIGHT_GRAD_MIN_PIXELS`] pixels: their `colt` stacked, their
+/// `dY[b, g]` packed side by side.
 fn weight_grad_partial<T: Copy + 'static>(
     geo: &Geometry,
     x: &[T],
@@ -308,22 +315,44 @@ fn weight_grad_partial<T: Copy + 'static>(
     one: T,
     parallel: bool,
 ) -> Vec<T> {
-    let (rows, n) = (geo.col_rows(), geo.spatial_out());
+    let (rows, n, gout) = (geo.col_rows(), geo.spatial_out(), geo.group_out);
+    let (image_in, image_out) = (geo.image_in(), geo.image_out());
+    let images = x.len() / image_in;
+    let chunk = WEIGHT_GRAD_MIN_PIXELS.div_ceil(n).clamp(1, images.max(1));
     let mut dw = vec![zero; geo.c_out * rows];
-    let mut nhwc = vec![zero; geo.image_in()];
-    let mut colt = vec![zero; n * rows];
-    let images = x.len() / geo.image_in();
-    for b in 0..images {
-        let x_image = &x[b * geo.image_in()..][..geo.image_in()];
-        let dy_image = &dy[b * geo.image_out()..][..geo.image_out()];
-        to_channels_last(geo, x_image, &mut nhwc);
+    let mut nhwc = vec![zero; chunk * image_in];
+    let mut colt = vec![zero; chunk * n * rows];
+    let mut dy_packed = vec![zero; if chunk > 1 { gout * chunk * n } else { 0 }];
+    for (index, start) in (0..images).step_by(chunk).enumerate() {
+        let count = chunk.min(images - start);
+        let k = count * n;
+        for j in 0..count {
+            let x_image = &x[(start + j) * image_in..][..image_in];
+            to_channels_last(geo, x_image, &mut nhwc[j * image_in..][..image_in]);
+        }
         for g in 0..geo.groups {
-            im2col_pixels(geo, &nhwc, g, &mut colt, zero);
+            for j in 0..count {
+                let nhwc_image = &nhwc[j * image_in..][..image_in];
+                im2col_pixels(geo, nhwc_image, g, &mut colt[j * n * rows..], zero);
+            }
+            let first_output = start * image_out + g * gout * n;
+            let lhs = if count == 1 {
+                &dy[first_output..]
+            } else {
+                // Row `o` of the packed matrix: channel `g·gout + o` of each image in turn.
+                for o in 0..gout {
+                    for j in 0..count {
+                        let src = &dy[first_output + j * image_out + o * n..][..n];
+                        dy_packed[o * k + j * n..][..n].copy_from_slice(src);
+                    }
+                }
+                &dy_packed[..]
+            };
             gemm(
-                [geo.group_out, rows, n],
-                &mut dw[g * geo.group_out * rows..][..geo.group_out * rows],
-                b > 0,
-                (&dy_image[g * geo.group_out * n..], 1, n as isize),
+                [gout, rows, k],
+                &mut dw[g * gout * rows..][..gout * rows],
+                index > 0,
+                (lhs, 1, k as isize),
                 (&colt, 1, rows as isize),
                 one,
                 parallel,
