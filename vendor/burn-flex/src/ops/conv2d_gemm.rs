@@ -244,22 +244,33 @@ fn threads() -> usize {
     }
 }
 
-/// Writes image `x` (`[C, H, W]`) channels-last into `nhwc` (`[H, W, C]`), in square blocks
-/// so that both sides stay in cache.
-fn to_channels_last<T: Copy>(geo: &Geometry, x: &[T], nhwc: &mut [T]) {
+/// Writes the row-major `rows × cols` matrix `src` transposed into `dst` (`cols × rows`), in
+/// 16×16 blocks so that both sides stay in cache. Images go channels-last and back with it
+/// (`[C, H·W]` ↔ `[H·W, C]`), and weights between their layout and the tap-major one.
+fn transpose<T: Copy>(rows: usize, cols: usize, src: &[T], dst: &mut [T]) {
     const BLOCK: usize = 16;
-    let (c, plane) = (geo.c_in, geo.h * geo.w);
-    for p0 in (0..plane).step_by(BLOCK) {
-        let p1 = (p0 + BLOCK).min(plane);
-        for c0 in (0..c).step_by(BLOCK) {
-            for ci in c0..(c0 + BLOCK).min(c) {
-                let src = &x[ci * plane..][p0..p1];
-                for (k, &v) in src.iter().enumerate() {
-                    nhwc[(p0 + k) * c + ci] = v;
+    for r0 in (0..rows).step_by(BLOCK) {
+        for c0 in (0..cols).step_by(BLOCK) {
+            for r in r0..(r0 + BLOCK).min(rows) {
+                let run = &src[r * cols..][c0..(c0 + BLOCK).min(cols)];
+                for (k, &v) in run.iter().enumerate() {
+                    dst[(c0 + k) * rows + r] = v;
                 }
             }
         }
     }
+}
+
+/// Transposes each output channel's `rows × cols` block of a weight-shaped `[C_out, rows·cols]`.
+fn transpose_per_output<T: Copy>(rows: usize, cols: usize, weight: &[T], zero: T) -> Vec<T> {
+    let mut out = vec![zero; weight.len()];
+    for (src, dst) in weight
+        .chunks_exact(rows * cols)
+        .zip(out.chunks_exact_mut(rows * cols))
+    {
+        transpose(rows, cols, src, dst);
+    }
+    out
 }
 
 /// Writes group `g` of the channels-last image `nhwc` as pixel-major im2col rows into
@@ -328,7 +339,12 @@ fn weight_grad_partial<T: Copy + 'static>(
         let k = count * n;
         for j in 0..count {
             let x_image = &x[(start + j) * image_in..][..image_in];
-            to_channels_last(geo, x_image, &mut nhwc[j * image_in..][..image_in]);
+            transpose(
+                geo.c_in,
+                geo.h * geo.w,
+                x_image,
+                &mut nhwc[j * image_in..][..image_in],
+            );
         }
         for g in 0..geo.groups {
             for j in 0..count {
@@ -365,19 +381,7 @@ fn weight_grad_partial<T: Copy + 'static>(
 /// Reorders a weight gradient from the tap-major `[C_out, kh, kw, C_in/g]` of
 /// [`weight_grad_partial`] to the weight's `[C_out, C_in/g, kh, kw]`.
 fn taps_to_weight_order<T: Copy>(geo: &Geometry, tap_major: &[T], zero: T) -> Vec<T> {
-    let (gin, taps) = (geo.group_in, geo.kh * geo.kw);
-    let mut dw = vec![zero; tap_major.len()];
-    for (src, dst) in tap_major
-        .chunks_exact(gin * taps)
-        .zip(dw.chunks_exact_mut(gin * taps))
-    {
-        for tap in 0..taps {
-            for ci in 0..gin {
-                dst[ci * taps + tap] = src[tap * gin + ci];
-            }
-        }
-    }
-    dw
+    transpose_per_output(geo.kh * geo.kw, geo.group_in, tap_major, zero)
 }
 
 fn weight_backward_typed<T>(geo: &Geometry, x: &[T], dy: &[T], zero: T, one: T) -> Vec<T>
@@ -449,19 +453,7 @@ const PIXEL_MAJOR_MIN_CHANNELS: usize = 32;
 /// The weight reordered from `[C_out, C_in/g, kh, kw]` to the tap-major `[C_out, kh, kw, C_in/g]`
 /// of [`im2col_pixels`]' rows (the inverse of [`taps_to_weight_order`]).
 fn weight_to_tap_order<T: Copy>(geo: &Geometry, weight: &[T], zero: T) -> Vec<T> {
-    let (gin, taps) = (geo.group_in, geo.kh * geo.kw);
-    let mut tap_major = vec![zero; weight.len()];
-    for (src, dst) in weight
-        .chunks_exact(gin * taps)
-        .zip(tap_major.chunks_exact_mut(gin * taps))
-    {
-        for ci in 0..gin {
-            for tap in 0..taps {
-                dst[tap * gin + ci] = src[ci * taps + tap];
-            }
-        }
-    }
-    tap_major
+    transpose_per_output(geo.group_in, geo.kh * geo.kw, weight, zero)
 }
 
 /// The adjoint of [`im2col_pixels`]: adds pixel-major columns `dcolt` of group `g` into the
@@ -489,23 +481,6 @@ fn col2im_pixels<T: Copy + AddAssign>(geo: &Geometry, dcolt: &[T], g: usize, nhw
                     for (d, &v) in nhwc[pixel..][..gin].iter_mut().zip(tap) {
                         *d += v;
                     }
-                }
-            }
-        }
-    }
-}
-
-/// Writes the channels-last image `nhwc` (`[H, W, C]`) back to `x` (`[C, H, W]`).
-fn to_channels_first<T: Copy>(geo: &Geometry, nhwc: &[T], x: &mut [T]) {
-    const BLOCK: usize = 16;
-    let (c, plane) = (geo.c_in, geo.h * geo.w);
-    for p0 in (0..plane).step_by(BLOCK) {
-        let p1 = (p0 + BLOCK).min(plane);
-        for c0 in (0..c).step_by(BLOCK) {
-            for ci in c0..(c0 + BLOCK).min(c) {
-                let dst = &mut x[ci * plane..][p0..p1];
-                for (k, d) in dst.iter_mut().enumerate() {
-                    *d = nhwc[(p0 + k) * c + ci];
                 }
             }
         }
@@ -543,7 +518,7 @@ fn input_grad_image_pixels<T: Copy + AddAssign + 'static>(
         );
         col2im_pixels(geo, dcolt, g, nhwc);
     }
-    to_channels_first(geo, nhwc, dx_image);
+    transpose(geo.h * geo.w, geo.c_in, nhwc, dx_image);
 }
 
 fn input_backward_typed<T>(geo: &Geometry, weight: &[T], dy: &[T], zero: T, one: T) -> Vec<T>
