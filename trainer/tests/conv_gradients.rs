@@ -1,10 +1,11 @@
 //! The CPU backend's convolution gradients (the patched burn-flex under `vendor/`: input and
 //! weight gradients as GEMMs over im2col columns) against a convolution written here as plain
-//! loops in f64. The shapes reach every branch: stride 1 and 2, padding 0, 1 and asymmetric,
-//! 1×1, 2×2 and 3×3 kernels, dilation 2, two groups, 32 or more input channels per group (the
-//! pixel-major input gradient), batch 1 (the GEMMs run in parallel), small maps (several images
-//! per weight-gradient GEMM) and
-//! batches of several images (the images do), channel counts that are not multiples of 8.
+//! loops in f64. The shapes reach every branch: stride 1 (on 32×32 maps the input gradient as
+//! a forward convolution of the output gradient, or col2im where the padding is as large as the
+//! kernel) and 2, padding 0, 1, 2, 3 and asymmetric, 1×1, 2×2 and 3×3 kernels, dilation 2, two
+//! groups, 32 or more input channels per group (the pixel-major input gradient), batch 1 (the
+//! GEMMs run in parallel), small maps (several images per weight-gradient GEMM) and batches of
+//! several images (the images do), channel counts that are not multiples of 8.
 
 use burn::prelude::*;
 use burn::tensor::Distribution;
@@ -209,6 +210,39 @@ fn convolution_gradients_equal_direct_loops() {
             c_in: 33,
             c_out: 9,
             size: [6, 7],
+            ..base
+        },
+        // Stride 1 on maps of 32×32 or more: the input gradient is a forward convolution of
+        // the output gradient with the flipped kernel, padded by k − 1 − p: here 1, then 0
+        // (p = 2), 1 and 2 (asymmetric), and wide; p = 3 ≥ k takes the col2im path.
+        Case {
+            batch: 1,
+            size: [32, 33],
+            ..base
+        },
+        Case {
+            batch: 2,
+            size: [32, 33],
+            padding: [(2, 2); 2],
+            ..base
+        },
+        Case {
+            batch: 2,
+            size: [33, 32],
+            padding: [(1, 0), (0, 2)],
+            ..base
+        },
+        Case {
+            batch: 3,
+            c_in: 33,
+            c_out: 40,
+            size: [32, 32],
+            ..base
+        },
+        Case {
+            batch: 2,
+            size: [32, 33],
+            padding: [(3, 3); 2],
             ..base
         },
         Case {

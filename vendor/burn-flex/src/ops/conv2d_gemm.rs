@@ -17,10 +17,12 @@
 //!   transposed view when channels are few. Threads take contiguous runs of images, accumulate
 //!   their own partial `dW` (one GEMM per image, or per chunk of images on small feature maps,
 //!   accumulating into the same destination) and the partials are summed at the end;
-//! - input gradient: `dcol = W[g]ᵀ · dY[b, g]`, scattered back into `dX[b]` (col2im); from 32
-//!   channels per group pixel-major instead (`dcolt = dY[b, g]ᵀ · W[g]`, scattered into a
-//!   channels-last gradient that is then transposed), which is faster there. Images run in
-//!   parallel, each writing only its own `dX[b]`.
+//! - input gradient: for stride-1, undilated, single-group convolutions on maps of 32×32 or
+//!   more, the forward above applied to `dY` with the kernel flipped and its channel axes
+//!   swapped (one GEMM reducing over `C_out·kh·kw`, no scatter). Otherwise `dcol = W[g]ᵀ · dY[b, g]`, scattered back into
+//!   `dX[b]` (col2im); from 32 channels per group pixel-major instead (`dcolt = dY[b, g]ᵀ ·
+//!   W[g]`, scattered into a channels-last gradient that is then transposed), which is faster
+//!   there. Images run in parallel, each writing only its own `dX[b]`.
 //!
 //! With fewer images than threads, the GEMMs themselves run in parallel instead. Any stride,
 //! padding (asymmetric too: the output size is read from `dY`), dilation and group count;
@@ -521,10 +523,77 @@ fn input_grad_image_pixels<T: Copy + AddAssign + 'static>(
     transpose(geo.h * geo.w, geo.c_in, nhwc, dx_image);
 }
 
+/// The input gradient goes through [`input_grad_as_forward`] from feature maps of this many
+/// pixels (32×32). In `trainer bench --profile` (BENCHMARKS.md, "eighth session") the narrow
+/// net's 16→16 input gradient on 32×32 maps took 10.6–10.7 ms a step that way against
+/// 18.5–20.0 with col2im, ResNet-18's 64→64 on 32×32 111–115 ms against 133–136 pixel-major.
+/// Smaller maps keep the scatters: there the forward is not faster than the input gradient
+/// (the profile's own rows for 64 to 512 channels on 16×16 to 3×3), and the one build that
+/// took this path on them (with a pixel-major forward, not kept) was 1.2–2.0× slower on the fast
+/// net's layers from 31×31 down to 3×3.
+const AS_FORWARD_MIN_PIXELS: usize = 1024;
+
+/// The geometry of the input gradient as a forward convolution of `dY`, for stride-1,
+/// undilated, single-group convolutions with a kernel larger than 1×1, a leading padding
+/// smaller than the kernel and at least [`AS_FORWARD_MIN_PIXELS`] input pixels:
+/// `dX[ci, y, x] = Σ W[co, ci, ky, kx] · dY[co, y + p − ky, x + p − kx]` is the convolution of
+/// `dY` with the kernel flipped in both axes and its channel axes swapped, leading padding
+/// `k − 1 − p`, output size `H × W`. `None` for the others.
+///
+/// Its GEMM reduces over `C_out·kh·kw` and writes `dX` once, where the col2im formulations
+/// reduce over `C_out` only, write `kh·kw` values per input value and add them back.
+fn input_grad_as_forward(geo: &Geometry) -> Option<Geometry> {
+    let supported = geo.groups == 1
+        && geo.stride == [1, 1]
+        && geo.dilation == [1, 1]
+        && geo.kh * geo.kw > 1
+        && geo.padding[0] < geo.kh
+        && geo.padding[1] < geo.kw
+        && geo.h * geo.w >= AS_FORWARD_MIN_PIXELS;
+    supported.then(|| Geometry {
+        batch: geo.batch,
+        c_in: geo.c_out,
+        h: geo.oh,
+        w: geo.ow,
+        c_out: geo.c_in,
+        groups: 1,
+        group_in: geo.c_out,
+        group_out: geo.c_in,
+        kh: geo.kh,
+        kw: geo.kw,
+        stride: [1, 1],
+        padding: [geo.kh - 1 - geo.padding[0], geo.kw - 1 - geo.padding[1]],
+        dilation: [1, 1],
+        oh: geo.h,
+        ow: geo.w,
+    })
+}
+
+/// The kernel of [`input_grad_as_forward`]: `W'[ci, co, ky, kx] = W[co, ci, kh−1−ky, kw−1−kx]`.
+/// Reversing a channel pair's row-major `kh × kw` taps flips both axes at once.
+fn flipped_kernel<T: Copy>(geo: &Geometry, weight: &[T], zero: T) -> Vec<T> {
+    let taps = geo.kh * geo.kw;
+    let mut flipped = vec![zero; weight.len()];
+    for co in 0..geo.c_out {
+        for ci in 0..geo.c_in {
+            let src = &weight[(co * geo.c_in + ci) * taps..][..taps];
+            let dst = &mut flipped[(ci * geo.c_out + co) * taps..][..taps];
+            for (d, &s) in dst.iter_mut().zip(src.iter().rev()) {
+                *d = s;
+            }
+        }
+    }
+    flipped
+}
+
 fn input_backward_typed<T>(geo: &Geometry, weight: &[T], dy: &[T], zero: T, one: T) -> Vec<T>
 where
     T: Copy + Send + Sync + AddAssign + 'static,
 {
+    if let Some(forward) = input_grad_as_forward(geo) {
+        let kernel = flipped_kernel(geo, weight, zero);
+        return forward_typed(&forward, dy, &kernel, None, zero, one);
+    }
     // Zeroed: the channel-major path adds into it.
     let mut dx = vec![zero; geo.batch * geo.image_in()];
     let dcol_len = geo.col_rows() * geo.spatial_out();
