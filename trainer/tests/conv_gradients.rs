@@ -155,11 +155,17 @@ fn convolution_gradients_equal_direct_loops() {
             padding: [(0, 0); 2],
             ..base
         },
+        // Strided or padded 1×1 convolutions take the patched forward too.
         Case {
             kernel: [1, 1],
             stride: [2, 2],
             padding: [(0, 0); 2],
             c_in: 12,
+            ..base
+        },
+        Case {
+            kernel: [1, 1],
+            padding: [(1, 1); 2],
             ..base
         },
         // The fast net's whitening layer: 2×2, no padding, 3 channels in.
