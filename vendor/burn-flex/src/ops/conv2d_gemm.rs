@@ -19,10 +19,11 @@
 //!   accumulating into the same destination) and the partials are summed at the end;
 //! - input gradient: for stride-1, undilated, single-group convolutions on maps of 32×32 or
 //!   more, the forward above applied to `dY` with the kernel flipped and its channel axes
-//!   swapped (one GEMM reducing over `C_out·kh·kw`, no scatter). Otherwise `dcol = W[g]ᵀ · dY[b, g]`, scattered back into
-//!   `dX[b]` (col2im); from 32 channels per group pixel-major instead (`dcolt = dY[b, g]ᵀ ·
-//!   W[g]`, scattered into a channels-last gradient that is then transposed), which is faster
-//!   there. Images run in parallel, each writing only its own `dX[b]`.
+//!   swapped (one GEMM reducing over `C_out·kh·kw`, no scatter). Otherwise
+//!   `dcol = W[g]ᵀ · dY[b, g]`, scattered back into `dX[b]` (col2im); from 32 channels per
+//!   group pixel-major instead (`dcolt = dY[b, g]ᵀ · W[g]`, scattered into a channels-last
+//!   gradient that is then transposed), which is faster there. Images run in parallel, each
+//!   writing only its own `dX[b]`.
 //!
 //! With fewer images than threads, the GEMMs themselves run in parallel instead. Any stride,
 //! padding (asymmetric too: the output size is read from `dY`), dilation and group count;
@@ -719,8 +720,9 @@ where
 }
 
 /// Whether [`conv2d`] takes this convolution: one group, not the pointwise case the generic
-/// forward multiplies directly (1×1, stride 1, no padding), not the small-channel case (at most
-/// 4 channels in and 16 out), f32 or f64. The others keep the generic forward's own fast paths.
+/// forward multiplies directly (1×1, stride 1, no padding: `conv.rs`'s `is_1x1_conv`), not the
+/// small-channel case (at most 4 channels in and 16 out), f32 or f64. The others keep the
+/// generic forward's own fast paths.
 /// Strided 1×1 convolutions (ResNet shortcuts) come here: the generic forward sends them through
 /// its tiled NHWC im2col, where the narrow net's 16→32 shortcut on 32×32 took 3.3–4.0 ms a step
 /// for 8 M multiply-adds.
