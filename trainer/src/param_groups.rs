@@ -3,8 +3,12 @@
 //! layer. Burn's optimiser has one learning rate, and SGD with momentum is linear in the
 //! gradient, so a group's multiplier is applied to its gradients (weight decay, added by the
 //! optimiser afterwards, is left as it is) and a frozen parameter's gradient is dropped.
+//! Frozen parameters are also marked as not requiring a gradient, so that autodiff does not
+//! compute what would be dropped (the whitening weight's gradient cost 3 % of a fast-net step).
 
-use burn::module::{Module, ModuleVisitor, Param, ParamId};
+use std::collections::HashSet;
+
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::optim::GradientsParams;
 use burn::prelude::*;
 
@@ -78,6 +82,23 @@ pub struct GradientPolicy {
 }
 
 impl GradientPolicy {
+    /// Marks the frozen parameters as not requiring a gradient, so that the backward pass skips
+    /// their gradients (a frozen whitening layer with a frozen bias is then not differentiated
+    /// at all). The mark survives the optimiser's steps: it leaves parameters without a gradient
+    /// as they are. The other parameters keep their setting.
+    pub fn freeze<M: Module>(&self, model: M) -> M {
+        let frozen: HashSet<ParamId> = self
+            .frozen_1d
+            .iter()
+            .chain(&self.frozen_4d)
+            .copied()
+            .collect();
+        if frozen.is_empty() {
+            return model;
+        }
+        model.map(&mut Freezer(frozen))
+    }
+
     /// Applies the policy to one step's gradients. Scaled groups are 1-D (BatchNorm biases).
     pub fn apply(&self, grads: &mut GradientsParams) {
         for id in &self.frozen_1d {
@@ -92,6 +113,18 @@ impl GradientPolicy {
                     grads.register(*id, grad * *factor);
                 }
             }
+        }
+    }
+}
+
+struct Freezer(HashSet<ParamId>);
+
+impl ModuleMapper for Freezer {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        if self.0.contains(&param.id) {
+            param.set_require_grad(false)
+        } else {
+            param
         }
     }
 }

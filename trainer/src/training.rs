@@ -296,6 +296,7 @@ fn train_epoch(run: &Run, mut session: Session, epoch: usize) -> Result<(Session
     let mut seen = 0usize;
     let mut lr = session.schedule.lr(session.state.step);
     let policy = session.gradient_policy(config, epoch);
+    session.model = policy.freeze(session.model);
     let total_steps = config.epochs * session.steps_per_epoch;
     for (batch_index, batch) in order.chunks(config.batch_size).enumerate() {
         lr = session.schedule.lr(session.state.step);

@@ -45,23 +45,35 @@ fn parameter_groups_are_found_by_structure() {
     assert!(groups.whiten_weight.is_empty() && groups.whiten_bias.is_empty());
 }
 
-#[test]
-fn a_step_scales_bias_gradients_and_leaves_frozen_parameters_alone() {
+/// A fast net of widths 4/8/8 on the CPU backend with autodiff, initialised from `seed`.
+fn tiny_fast_net(seed: u64) -> (Model, Device) {
     let device = Device::flex();
-    device.seed(5);
+    device.seed(seed);
     let autodiff = device.clone().autodiff();
-    let model: Model = FastResNetConfig::new()
+    let model = FastResNetConfig::new()
         .with_widths(vec![4, 8, 8])
         .init(&autodiff)
         .into();
-    let groups = ParamGroups::of(&model);
-    let images = Tensor::<4>::random([6, 3, 32, 32], Distribution::Normal(0.0, 1.0), &autodiff);
+    (model, autodiff)
+}
+
+/// One loss and its gradients for `model` on fixed random images.
+fn gradients(model: &Model, device: &Device) -> GradientsParams {
+    device.seed(11);
+    let images = Tensor::<4>::random([6, 3, 32, 32], Distribution::Normal(0.0, 1.0), device);
     let targets =
-        Tensor::<1, Int>::from_data(TensorData::new(vec![0i64, 1, 2, 3, 4, 5], [6]), &autodiff);
+        Tensor::<1, Int>::from_data(TensorData::new(vec![0i64, 1, 2, 3, 4, 5], [6]), device);
     let loss = CrossEntropyLossConfig::new()
-        .init(&autodiff)
+        .init(device)
         .forward(model.forward(images), targets);
-    let mut grads = GradientsParams::from_grads(loss.backward(), &model);
+    GradientsParams::from_grads(loss.backward(), model)
+}
+
+#[test]
+fn a_step_scales_bias_gradients_and_leaves_frozen_parameters_alone() {
+    let (model, autodiff) = tiny_fast_net(5);
+    let groups = ParamGroups::of(&model);
+    let mut grads = gradients(&model, &autodiff);
     let bias = groups.batchnorm_biases[0];
     let plain = to_vec(grads.get::<1>(bias).unwrap());
 
@@ -105,6 +117,73 @@ fn a_step_scales_bias_gradients_and_leaves_frozen_parameters_alone() {
             "{b} vs {expected}"
         );
     }
+}
+
+#[test]
+fn frozen_parameters_get_no_gradient_and_leave_the_others_unchanged() {
+    let (model, autodiff) = tiny_fast_net(7);
+    let groups = ParamGroups::of(&model);
+    // The whitening layer entirely frozen (its bias after `bias_epochs`) and the BatchNorm scales.
+    let policy = GradientPolicy {
+        scaled: vec![],
+        frozen_1d: [groups.batchnorm_scales.clone(), groups.whiten_bias.clone()].concat(),
+        frozen_4d: groups.whiten_weight.clone(),
+    };
+    let full = gradients(&model, &autodiff);
+    let frozen_model = policy.freeze(model.clone());
+    let mut frozen = gradients(&frozen_model, &autodiff);
+    for id in policy.frozen_1d.iter() {
+        assert!(
+            full.get::<1>(*id).is_some(),
+            "the reference has every gradient"
+        );
+        assert!(
+            frozen.get::<1>(*id).is_none(),
+            "a frozen 1-D parameter was differentiated"
+        );
+    }
+    assert!(frozen.get::<4>(groups.whiten_weight[0]).is_none());
+
+    // Every other gradient is the one the whole backward pass gives.
+    let Model::Fast(net) = &model else {
+        unreachable!()
+    };
+    let others_4d = [net.layers[0].conv1.weight.id, net.layers[2].conv2.weight.id];
+    let others_1d = [groups.batchnorm_biases[0], groups.batchnorm_biases[5]];
+    let others_2d = [net.head.weight.id];
+    let close = |a: Vec<f32>, b: Vec<f32>| {
+        assert_eq!(a.len(), b.len());
+        for (x, y) in a.iter().zip(&b) {
+            assert!((x - y).abs() <= 1e-6 * y.abs().max(1.0), "{x} vs {y}");
+        }
+    };
+    for id in others_4d {
+        close(
+            to_vec(frozen.get::<4>(id).unwrap()),
+            to_vec(full.get::<4>(id).unwrap()),
+        );
+    }
+    for id in others_1d {
+        close(
+            to_vec(frozen.get::<1>(id).unwrap()),
+            to_vec(full.get::<1>(id).unwrap()),
+        );
+    }
+    for id in others_2d {
+        close(
+            to_vec(frozen.get::<2>(id).unwrap()),
+            to_vec(full.get::<2>(id).unwrap()),
+        );
+    }
+
+    // The optimiser leaves the mark in place: the next step still skips those gradients.
+    policy.apply(&mut frozen);
+    let mut optim = SgdConfig::new().init();
+    let stepped = optim.step(0.01, frozen_model, frozen);
+    let next = gradients(&stepped, &autodiff);
+    assert!(next.get::<4>(groups.whiten_weight[0]).is_none());
+    assert!(next.get::<1>(groups.batchnorm_scales[0]).is_none());
+    assert!(next.get::<1>(groups.batchnorm_biases[0]).is_some());
 }
 
 #[test]
