@@ -72,15 +72,11 @@ impl ActivationOps<Flex> for Flex {
             Ok(output) => return output,
             Err(tensor) => tensor,
         };
-        use crate::ops::gelu::erf_f32;
         use crate::ops::unary::erf_f64;
-        let sqrt2_f32: f32 = core::f32::consts::SQRT_2;
         let sqrt2_f64: f64 = core::f64::consts::SQRT_2;
-        unary_op(
-            tensor,
-            move |x: f32| 0.5 * x * (1.0 + erf_f32(x / sqrt2_f32)),
-            move |x: f64| 0.5 * x * (1.0 + erf_f64(x / sqrt2_f64)),
-        )
+        unary_op(tensor, crate::ops::gelu::gelu, move |x: f64| {
+            0.5 * x * (1.0 + erf_f64(x / sqrt2_f64))
+        })
     }
 
     fn gelu_backward(x: FloatTensor<Flex>, grad: FloatTensor<Flex>) -> FloatTensor<Flex> {
@@ -89,20 +85,13 @@ impl ActivationOps<Flex> for Flex {
             Ok(output) => return output,
             Err(inputs) => inputs,
         };
-        use crate::ops::gelu::erf_f32;
         use crate::ops::unary::erf_f64;
-        let sqrt2_f32: f32 = core::f32::consts::SQRT_2;
         let sqrt2_f64: f64 = core::f64::consts::SQRT_2;
-        let inv_sqrt_2pi_f32: f32 = 1.0 / (2.0 * core::f32::consts::PI).sqrt();
         let inv_sqrt_2pi_f64: f64 = 1.0 / (2.0 * core::f64::consts::PI).sqrt();
         binary_op(
             x,
             grad,
-            move |x: f32, g| {
-                let cdf = 0.5 * (1.0 + erf_f32(x / sqrt2_f32));
-                let pdf = inv_sqrt_2pi_f32 * (-0.5 * x * x).exp();
-                g * (cdf + x * pdf)
-            },
+            crate::ops::gelu::gelu_grad,
             move |x: f64, g| {
                 let cdf = 0.5 * (1.0 + erf_f64(x / sqrt2_f64));
                 let pdf = inv_sqrt_2pi_f64 * (-0.5 * x * x).exp();

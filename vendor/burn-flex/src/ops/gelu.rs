@@ -49,8 +49,9 @@ const FRAC_1_SQRT_2: f32 = core::f32::consts::FRAC_1_SQRT_2;
 /// 1 / √(2π).
 const FRAC_1_SQRT_2PI: f32 = 0.398_942_3;
 
+/// GELU of one f32 value (also the generic path's, for views).
 #[inline(always)]
-fn gelu(x: f32) -> f32 {
+pub(crate) fn gelu(x: f32) -> f32 {
     0.5 * x * (1.0 + erf_f32(x * FRAC_1_SQRT_2))
 }
 
@@ -61,7 +62,7 @@ fn gelu(x: f32) -> f32 {
 /// degree-7 minimax polynomial (relative error about 1e-7) and `2^n` built from its exponent
 /// bits. `t` is clamped to −87, where `e^t` is still a normal f32 (about 1.6e-38).
 #[inline(always)]
-pub fn exp_nonpositive_f32(t: f32) -> f32 {
+fn exp_nonpositive_f32(t: f32) -> f32 {
     const SHIFT: f32 = 12_582_912.0;
     // ln 2 in two parts: the first has few mantissa bits, so `n · LN2_HI` is exact.
     const LN2_HI: f32 = 0.693_359_4;
@@ -81,8 +82,9 @@ pub fn exp_nonpositive_f32(t: f32) -> f32 {
     e_r * f32::from_bits((exponent as u32) << 23)
 }
 
+/// `g · GELU'(x)` for one f32 value (also the generic path's, for views and broadcasting).
 #[inline(always)]
-fn gelu_grad(x: f32, g: f32) -> f32 {
+pub(crate) fn gelu_grad(x: f32, g: f32) -> f32 {
     let cdf = 0.5 * (1.0 + erf_f32(x * FRAC_1_SQRT_2));
     let pdf = FRAC_1_SQRT_2PI * exp_nonpositive_f32(-0.5 * x * x);
     g * (cdf + x * pdf)
