@@ -6,15 +6,45 @@
 
 Training step = forward + cross-entropy + backward + SGD(momentum) update at batch 64;
 inference = forward in eval mode under no_grad at batch 256. Inputs are random, as in Rust.
+PyTorch runs with the allocator settings the trainer gives itself (glibc's mmap threshold at
+1 GiB, no heap trimming; `--system-allocator` keeps glibc's defaults), so that the ratio
+compares the kernels, not the two processes' malloc settings.
 """
 import argparse
+import ctypes
 import json
 import os
 import sys
 import time
 
-import torch
-import torch.nn.functional as F
+# glibc's mallopt parameters (malloc.h).
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+ALLOCATOR_VARIABLES = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES")
+
+
+def pin_allocator():
+    """Gives PyTorch the allocator settings the trainer gives itself (`trainer/src/allocator.rs`):
+    glibc's mmap threshold pinned at 1 GiB and the heap never trimmed, unless the environment
+    sets glibc's own variables. Without them glibc maps each activation-sized buffer afresh and
+    faults it in again, which slowed PyTorch's ResNet-18 inference here from about 185 to about
+    120 img/s. Returns what was done, for the printout."""
+    if any(name in os.environ for name in ALLOCATOR_VARIABLES):
+        return "allocator: left to the environment"
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return "allocator: not glibc, left alone"
+    if libc.mallopt(M_MMAP_THRESHOLD, 1 << 30) != 1 or libc.mallopt(M_TRIM_THRESHOLD, -1) != 1:
+        sys.exit("glibc refused mallopt(M_MMAP_THRESHOLD, 1 GiB) or mallopt(M_TRIM_THRESHOLD, -1)")
+    return "allocator: mmap threshold 1 GiB, no trimming (as the trainer)"
+
+
+# Before torch allocates anything. `--system-allocator` is read here, ahead of argparse, for that.
+ALLOCATOR = ("allocator: glibc's defaults (--system-allocator)" if "--system-allocator" in sys.argv
+             else pin_allocator())
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pytorch_resnet import MODELS, FastResNet, ResNet  # noqa: E402
@@ -86,6 +116,9 @@ def main():
                              "named after the file as `trainer bench --config` names it")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--system-allocator", action="store_true",
+                        help="keep glibc's default mmap and trim thresholds (the figures before "
+                             "2026-11-30 were measured so); by default PyTorch gets the trainer's")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     results = {}
@@ -98,7 +131,7 @@ def main():
         r = results[name]
         print(f"{name}: train {r['train_images_per_second']:.1f} img/s (batch {args.train_batch}), "
               f"inference {r['infer_images_per_second']:.1f} img/s (batch {args.infer_batch}) "
-              f"[PyTorch {torch.__version__}, {args.device}, {args.threads} threads]")
+              f"[PyTorch {torch.__version__}, {args.device}, {args.threads} threads; {ALLOCATOR}]")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)
