@@ -1,11 +1,11 @@
-//! The CPU backend's convolution gradients (the patched burn-flex under `vendor/`: input and
-//! weight gradients as GEMMs over im2col columns) against a convolution written here as plain
-//! loops in f64. The shapes reach every branch: stride 1 (on 32×32 maps the input gradient as
+//! The CPU backend's convolutions (the patched burn-flex under `vendor/`: forward, input and weight
+//! gradients as GEMMs over im2col columns), with a bias, against a convolution written here as
+//! plain loops in f64. The shapes reach every branch: stride 1 (on 32×32 maps the input gradient as
 //! a forward convolution of the output gradient, or col2im where the padding is as large as the
 //! kernel) and 2, padding 0, 1, 2, 3 and asymmetric, 1×1, 2×2 and 3×3 kernels, dilation 2, two
-//! groups, 32 or more input channels per group (the pixel-major input gradient), batch 1 (the
-//! GEMMs run in parallel), small maps (several images per weight-gradient GEMM) and batches of
-//! several images (the images do), channel counts that are not multiples of 8.
+//! groups, 32 or more input channels per group (the pixel-major input gradient), batch 1 (the GEMMs
+//! run in parallel), small maps (several images per forward and weight-gradient GEMM) and batches
+//! of several images (the images do), channel counts that are not multiples of 8.
 
 use burn::prelude::*;
 use burn::tensor::Distribution;
@@ -98,15 +98,25 @@ fn check(case: Case, seed: u64) -> Vec<String> {
     let normal = Distribution::Normal(0.0, 1.0);
     let x = Tensor::<4>::random(x_shape, normal, &autodiff).require_grad();
     let w = Tensor::<4>::random(w_shape, normal, &autodiff).require_grad();
+    let bias = Tensor::<1>::random([case.c_out], normal, &autodiff).require_grad();
     let dy = Tensor::<4>::random(y_shape, normal, &autodiff);
 
-    let y = conv2d(x.clone(), w.clone(), None, case.options());
+    let y = conv2d(x.clone(), w.clone(), Some(bias.clone()), case.options());
     let grads = (y.clone() * dy.clone()).sum().backward();
     let dx = x.grad(&grads).expect("input gradient");
     let dw = w.grad(&grads).expect("weight gradient");
+    let dbias = bias.grad(&grads).expect("bias gradient");
 
-    let (xv, wv, dyv) = (values(&x), values(&w), values(&dy));
-    let mut y_ref = vec![0.0; dyv.len()];
+    let (xv, wv, bv, dyv) = (values(&x), values(&w), values(&bias), values(&dy));
+    // The bias of each output value's channel, and its gradient: the sum of that channel's
+    // output gradient.
+    let plane = case.out(0) * case.out(1);
+    let channel_of = |yi: usize| (yi / plane) % case.c_out;
+    let mut y_ref: Vec<f64> = (0..dyv.len()).map(|yi| bv[channel_of(yi)]).collect();
+    let mut dbias_ref = vec![0.0; case.c_out];
+    for (yi, &g) in dyv.iter().enumerate() {
+        dbias_ref[channel_of(yi)] += g;
+    }
     let mut dx_ref = vec![0.0; xv.len()];
     let mut dw_ref = vec![0.0; wv.len()];
     case.for_each_tap(|yi, xi, wi| {
@@ -118,6 +128,7 @@ fn check(case: Case, seed: u64) -> Vec<String> {
         ("forward", relative_error(&values(&y), &y_ref)),
         ("input gradient", relative_error(&values(&dx), &dx_ref)),
         ("weight gradient", relative_error(&values(&dw), &dw_ref)),
+        ("bias gradient", relative_error(&values(&dbias), &dbias_ref)),
     ];
     errors
         .into_iter()
@@ -202,12 +213,73 @@ fn convolution_gradients_equal_direct_loops() {
             ..base
         },
         // Small maps: the weight gradient takes several images per GEMM (7×7: 6 at a time),
-        // with a shorter last chunk in each thread's run of images.
+        // with a shorter last chunk in each thread's run of images; so does the forward (with
+        // two threads, 6 images per GEMM: runs of 6, 6 and 3).
         Case {
             batch: 15,
             c_in: 4,
             c_out: 6,
             size: [7, 7],
+            ..base
+        },
+        // The forward's several images per GEMM with two groups, and a last run of one image
+        // (4×4 maps, two threads: runs of 4, 4 and 1).
+        Case {
+            batch: 9,
+            groups: 2,
+            c_in: 6,
+            c_out: 10,
+            size: [4, 4],
+            ..base
+        },
+        // Winograd F(2×2, 3×3) forward (3×3, stride 1, 16 or more channels each side): odd
+        // output sizes (partial tiles), padding 1, 0 and 2, asymmetric padding, several images
+        // per GEMM on small maps (4×4 maps with 4 tiles each, two threads: runs of 4, 4 and 1)
+        // and batch 1.
+        Case {
+            c_in: 16,
+            c_out: 19,
+            ..base
+        },
+        Case {
+            c_in: 16,
+            c_out: 19,
+            padding: [(0, 0); 2],
+            ..base
+        },
+        Case {
+            c_in: 17,
+            c_out: 16,
+            padding: [(2, 2); 2],
+            ..base
+        },
+        Case {
+            c_in: 16,
+            c_out: 16,
+            padding: [(1, 0), (2, 1)],
+            ..base
+        },
+        Case {
+            batch: 9,
+            c_in: 20,
+            c_out: 24,
+            size: [4, 4],
+            ..base
+        },
+        Case {
+            batch: 1,
+            c_in: 16,
+            c_out: 16,
+            size: [5, 3],
+            ..base
+        },
+        // A larger image goes through in bands of rows of tiles: 21×30 has 11 rows of 15
+        // tiles, in bands of 5, 5 and 1.
+        Case {
+            batch: 2,
+            c_in: 16,
+            c_out: 18,
+            size: [21, 30],
             ..base
         },
         // From 32 input channels per group the input gradient is computed pixel-major.

@@ -11,7 +11,8 @@
 //!   forward converts the input to NHWC, builds im2col tiles of 512 pixels and scatters each
 //!   tile's result back to NCHW with strided writes); images in parallel. Used for single-group
 //!   convolutions other than unstrided, unpadded 1×1 ones and the small-channel case, which keep
-//!   their own fast paths;
+//!   their own fast paths. 3×3 stride-1 convolutions with enough channels go to Winograd's
+//!   F(2×2, 3×3) instead (`conv2d_winograd.rs`);
 //! - weight gradient: `dW[g] = Σ_b dY[b, g] · col[b, g]ᵀ`, with `col[b, g]ᵀ` built directly
 //!   (pixel-major, from a channels-last copy of the image) because `gemm` is slow on the
 //!   transposed view when channels are few. Threads take contiguous runs of images, accumulate
@@ -37,27 +38,28 @@ use burn_backend::ops::conv::calculate_conv_output_size;
 use burn_std::{Bytes, Shape, f16};
 use core::ops::AddAssign;
 
+use super::conv2d_winograd::Winograd;
 use crate::{FlexTensor, Layout};
 
 /// The sizes of one 2D convolution, read from its input, weight and output gradient.
 #[derive(Clone, Copy, Debug)]
-struct Geometry {
-    batch: usize,
-    c_in: usize,
-    h: usize,
-    w: usize,
-    c_out: usize,
-    groups: usize,
+pub(crate) struct Geometry {
+    pub(crate) batch: usize,
+    pub(crate) c_in: usize,
+    pub(crate) h: usize,
+    pub(crate) w: usize,
+    pub(crate) c_out: usize,
+    pub(crate) groups: usize,
     /// Input and output channels per group.
-    group_in: usize,
-    group_out: usize,
-    kh: usize,
-    kw: usize,
-    stride: [usize; 2],
-    padding: [usize; 2],
-    dilation: [usize; 2],
-    oh: usize,
-    ow: usize,
+    pub(crate) group_in: usize,
+    pub(crate) group_out: usize,
+    pub(crate) kh: usize,
+    pub(crate) kw: usize,
+    pub(crate) stride: [usize; 2],
+    pub(crate) padding: [usize; 2],
+    pub(crate) dilation: [usize; 2],
+    pub(crate) oh: usize,
+    pub(crate) ow: usize,
 }
 
 impl Geometry {
@@ -83,19 +85,19 @@ impl Geometry {
     }
 
     /// Rows of one group's im2col matrix (and columns of its weight matrix).
-    fn col_rows(&self) -> usize {
+    pub(crate) fn col_rows(&self) -> usize {
         self.group_in * self.kh * self.kw
     }
 
-    fn spatial_out(&self) -> usize {
+    pub(crate) fn spatial_out(&self) -> usize {
         self.oh * self.ow
     }
 
-    fn image_in(&self) -> usize {
+    pub(crate) fn image_in(&self) -> usize {
         self.c_in * self.h * self.w
     }
 
-    fn image_out(&self) -> usize {
+    pub(crate) fn image_out(&self) -> usize {
         self.c_out * self.spatial_out()
     }
 
@@ -183,7 +185,7 @@ fn col2im<T: Copy + AddAssign>(geo: &Geometry, col: &[T], g: usize, dx: &mut [T]
 
 /// `dst (m×n) = read·dst + lhs (m×k) · rhs (k×n)` with explicit (column, row) strides.
 #[allow(clippy::too_many_arguments)]
-fn gemm<T: Copy + 'static>(
+pub(crate) fn gemm<T: Copy + 'static>(
     [m, n, k]: [usize; 3],
     dst: &mut [T],
     read_dst: bool,
@@ -236,7 +238,7 @@ fn parallelism() -> gemm::Parallelism {
     }
 }
 
-fn threads() -> usize {
+pub(crate) fn threads() -> usize {
     #[cfg(feature = "rayon")]
     {
         rayon::current_num_threads()
@@ -589,7 +591,7 @@ fn flipped_kernel<T: Copy>(geo: &Geometry, weight: &[T], zero: T) -> Vec<T> {
 
 fn input_backward_typed<T>(geo: &Geometry, weight: &[T], dy: &[T], zero: T, one: T) -> Vec<T>
 where
-    T: Copy + Send + Sync + AddAssign + 'static,
+    T: Copy + Send + Sync + AddAssign + Winograd + 'static,
 {
     if let Some(forward) = input_grad_as_forward(geo) {
         let kernel = flipped_kernel(geo, weight, zero);
@@ -690,8 +692,11 @@ fn forward_typed<T>(
     one: T,
 ) -> Vec<T>
 where
-    T: Copy + Send + Sync + AddAssign + 'static,
+    T: Copy + Send + Sync + AddAssign + Winograd + 'static,
 {
+    if let Some(y) = T::winograd(geo, x, weight, bias) {
+        return y;
+    }
     let mut y = vec![zero; geo.batch * geo.image_out()];
     let col_len = geo.col_rows() * geo.spatial_out();
     let threads = threads();

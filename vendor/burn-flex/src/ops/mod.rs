@@ -99,6 +99,7 @@ pub mod comparison;
 mod conv_common;
 pub mod conv;
 pub mod conv2d_gemm;
+mod conv2d_winograd;
 pub mod conv_transpose;
 pub mod cumulative;
 pub mod deform_conv;
