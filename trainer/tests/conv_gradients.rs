@@ -232,7 +232,8 @@ fn convolution_gradients_equal_direct_loops() {
             size: [4, 4],
             ..base
         },
-        // Winograd F(2×2, 3×3) forward (3×3, stride 1, 16 or more channels each side): odd
+        // Winograd F(2×2, 3×3) (3×3, stride 1, 16 or more channels each side), for the
+        // forward and for the input gradient as the forward of dY with the flipped kernel: odd
         // output sizes (partial tiles), padding 1, 0 and 2, asymmetric padding, several images
         // per GEMM on small maps (4×4 maps with 4 tiles each, two threads: runs of 4, 4 and 1)
         // and batch 1.

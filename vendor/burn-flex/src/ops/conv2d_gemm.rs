@@ -533,27 +533,32 @@ fn input_grad_image_pixels<T: Copy + AddAssign + 'static>(
 /// Smaller maps keep the scatters: there the forward is not faster than the input gradient
 /// (the profile's own rows for 64 to 512 channels on 16×16 to 3×3), and the one build that
 /// took this path on them (with a pixel-major forward, not kept) was 1.2–2.0× slower on the fast
-/// net's layers from 31×31 down to 3×3.
+/// net's layers from 31×31 down to 3×3. Where Winograd takes that forward (3×3, at least 16
+/// channels each side, f32 and f64) every map size goes through it: BENCHMARKS.md, "eleventh
+/// session".
 const AS_FORWARD_MIN_PIXELS: usize = 1024;
 
 /// The geometry of the input gradient as a forward convolution of `dY`, for stride-1,
 /// undilated, single-group convolutions with a kernel larger than 1×1, a leading padding
-/// smaller than the kernel and at least [`AS_FORWARD_MIN_PIXELS`] input pixels:
+/// smaller than the kernel, and either at least [`AS_FORWARD_MIN_PIXELS`] input pixels or a
+/// forward that Winograd takes (`winograd`: the element type has it):
 /// `dX[ci, y, x] = Σ W[co, ci, ky, kx] · dY[co, y + p − ky, x + p − kx]` is the convolution of
 /// `dY` with the kernel flipped in both axes and its channel axes swapped, leading padding
 /// `k − 1 − p`, output size `H × W`. `None` for the others.
 ///
 /// Its GEMM reduces over `C_out·kh·kw` and writes `dX` once, where the col2im formulations
 /// reduce over `C_out` only, write `kh·kw` values per input value and add them back.
-fn input_grad_as_forward(geo: &Geometry) -> Option<Geometry> {
+fn input_grad_as_forward(geo: &Geometry, winograd: bool) -> Option<Geometry> {
     let supported = geo.groups == 1
         && geo.stride == [1, 1]
         && geo.dilation == [1, 1]
         && geo.kh * geo.kw > 1
         && geo.padding[0] < geo.kh
-        && geo.padding[1] < geo.kw
-        && geo.h * geo.w >= AS_FORWARD_MIN_PIXELS;
-    supported.then(|| Geometry {
+        && geo.padding[1] < geo.kw;
+    if !supported {
+        return None;
+    }
+    let forward = Geometry {
         batch: geo.batch,
         c_in: geo.c_out,
         h: geo.oh,
@@ -569,7 +574,10 @@ fn input_grad_as_forward(geo: &Geometry) -> Option<Geometry> {
         dilation: [1, 1],
         oh: geo.h,
         ow: geo.w,
-    })
+    };
+    let worth = geo.h * geo.w >= AS_FORWARD_MIN_PIXELS
+        || (winograd && super::conv2d_winograd::applies(&forward));
+    worth.then_some(forward)
 }
 
 /// The kernel of [`input_grad_as_forward`]: `W'[ci, co, ky, kx] = W[co, ci, kh−1−ky, kw−1−kx]`.
@@ -593,7 +601,7 @@ fn input_backward_typed<T>(geo: &Geometry, weight: &[T], dy: &[T], zero: T, one:
 where
     T: Copy + Send + Sync + AddAssign + Winograd + 'static,
 {
-    if let Some(forward) = input_grad_as_forward(geo) {
+    if let Some(forward) = input_grad_as_forward(geo, T::AVAILABLE) {
         let kernel = flipped_kernel(geo, weight, zero);
         return forward_typed(&forward, dy, &kernel, None, zero, one);
     }

@@ -335,6 +335,10 @@ pub(crate) fn forward<T: Real>(
 /// The element types [`super::conv2d_gemm`]'s forward can hand to [`forward`]; f16 keeps
 /// im2col (its rounding would grow with the transforms' additions).
 pub(crate) trait Winograd: Sized {
+    /// Whether [`Winograd::winograd`] can ever answer (so that callers can choose a
+    /// formulation that pays off only with it).
+    const AVAILABLE: bool;
+
     /// The convolution by [`forward`], or `None` where it does not apply.
     fn winograd(
         geo: &Geometry,
@@ -345,14 +349,17 @@ pub(crate) trait Winograd: Sized {
 }
 
 impl<T: Real> Winograd for T {
+    const AVAILABLE: bool = true;
+
     fn winograd(geo: &Geometry, x: &[T], weight: &[T], bias: Option<&[T]>) -> Option<Vec<T>> {
         applies(geo).then(|| forward(geo, x, weight, bias))
     }
 }
 
 impl Winograd for burn_std::f16 {
+    const AVAILABLE: bool = false;
+
     fn winograd(_: &Geometry, _: &[Self], _: &[Self], _: Option<&[Self]>) -> Option<Vec<Self>> {
         None
     }
 }
-
