@@ -85,11 +85,11 @@ impl Geometry {
     }
 
     /// Rows of one group's im2col matrix (and columns of its weight matrix).
-    pub(crate) fn col_rows(&self) -> usize {
+    fn col_rows(&self) -> usize {
         self.group_in * self.kh * self.kw
     }
 
-    pub(crate) fn spatial_out(&self) -> usize {
+    fn spatial_out(&self) -> usize {
         self.oh * self.ow
     }
 

@@ -18,20 +18,13 @@
 
 use alloc::vec;
 use alloc::vec::Vec;
-use core::ops::{Add, AddAssign, Mul, Range, Sub};
+use core::ops::{Add, Mul, Range, Sub};
 
 use super::conv2d_gemm::{Geometry, gemm, threads};
 
 /// The element types the transforms compute in.
 pub(crate) trait Real:
-    Copy
-    + Send
-    + Sync
-    + 'static
-    + Add<Output = Self>
-    + Sub<Output = Self>
-    + Mul<Output = Self>
-    + AddAssign
+    Copy + Send + Sync + 'static + Add<Output = Self> + Sub<Output = Self> + Mul<Output = Self>
 {
     const ZERO: Self;
     const ONE: Self;
