@@ -249,6 +249,41 @@ pub(crate) fn threads() -> usize {
     }
 }
 
+/// Runs `work(scratch, out_chunk, in_chunk, parallel_gemm)` over matching chunks of `out` and
+/// `input` (`out_len` and `in_len` elements each: one image, or a run of images). With one
+/// thread, or fewer images than threads, the chunks go one after another on this thread with
+/// one scratch and the GEMMs inside run in parallel; otherwise the chunks run in parallel, each
+/// rayon worker with its own scratch from `scratch`, and the GEMMs single-threaded.
+pub(crate) fn for_each_chunk<T, S>(
+    batch: usize,
+    (out, out_len): (&mut [T], usize),
+    (input, in_len): (&[T], usize),
+    scratch: impl Fn() -> S + Send + Sync,
+    work: impl Fn(&mut S, &mut [T], &[T], bool) + Send + Sync,
+) where
+    T: Send + Sync,
+{
+    let threads = threads();
+    if threads <= 1 || batch < threads {
+        let mut buffers = scratch();
+        for (out_chunk, in_chunk) in out.chunks_mut(out_len).zip(input.chunks(in_len)) {
+            work(&mut buffers, out_chunk, in_chunk, true);
+        }
+        return;
+    }
+    #[cfg(feature = "rayon")]
+    {
+        use rayon::prelude::*;
+        out.par_chunks_mut(out_len)
+            .zip(input.par_chunks(in_len))
+            .for_each_init(scratch, |buffers, (out_chunk, in_chunk)| {
+                work(buffers, out_chunk, in_chunk, false)
+            });
+    }
+    #[cfg(not(feature = "rayon"))]
+    unreachable!("one thread without rayon")
+}
+
 /// Writes the row-major `rows × cols` matrix `src` transposed into `dst` (`cols × rows`), in
 /// 16×16 blocks so that both sides stay in cache. Images go channels-last and back with it
 /// (`[C, H·W]` ↔ `[H·W, C]`), and weights between their layout and the tap-major one.
@@ -635,26 +670,13 @@ where
             input_grad_image(geo, weight, dy_image, dx_image, dcol, one, par);
         }
     };
-    let threads = threads();
-    if threads <= 1 || geo.batch < threads {
-        let mut buffers = scratch();
-        for (dx_image, dy_image) in dx
-            .chunks_mut(geo.image_in())
-            .zip(dy.chunks(geo.image_out()))
-        {
-            image(&mut buffers, dx_image, dy_image, true);
-        }
-        return dx;
-    }
-    #[cfg(feature = "rayon")]
-    {
-        use rayon::prelude::*;
-        dx.par_chunks_mut(geo.image_in())
-            .zip(dy.par_chunks(geo.image_out()))
-            .for_each_init(scratch, |buffers, (dx_image, dy_image)| {
-                image(buffers, dx_image, dy_image, false)
-            });
-    }
+    for_each_chunk(
+        geo.batch,
+        (&mut dx, geo.image_in()),
+        (dy, geo.image_out()),
+        scratch,
+        image,
+    );
     dx
 }
 
@@ -707,28 +729,17 @@ where
     }
     let mut y = vec![zero; geo.batch * geo.image_out()];
     let col_len = geo.col_rows() * geo.spatial_out();
-    let threads = threads();
-    if threads <= 1 || geo.batch < threads {
-        let mut col = vec![zero; col_len];
-        for (y_image, x_image) in y.chunks_mut(geo.image_out()).zip(x.chunks(geo.image_in())) {
+    for_each_chunk(
+        geo.batch,
+        (&mut y, geo.image_out()),
+        (x, geo.image_in()),
+        || vec![zero; col_len],
+        |col, y_image, x_image, parallel| {
             forward_image(
-                geo, weight, bias, x_image, y_image, &mut col, zero, one, true,
-            );
-        }
-        return y;
-    }
-    #[cfg(feature = "rayon")]
-    {
-        use rayon::prelude::*;
-        y.par_chunks_mut(geo.image_out())
-            .zip(x.par_chunks(geo.image_in()))
-            .for_each_init(
-                || vec![zero; col_len],
-                |col, (y_image, x_image)| {
-                    forward_image(geo, weight, bias, x_image, y_image, col, zero, one, false)
-                },
-            );
-    }
+                geo, weight, bias, x_image, y_image, col, zero, one, parallel,
+            )
+        },
+    );
     y
 }
 

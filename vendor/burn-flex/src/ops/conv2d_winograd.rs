@@ -20,7 +20,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::ops::{Add, Mul, Range, Sub};
 
-use super::conv2d_gemm::{Geometry, gemm, threads};
+use super::conv2d_gemm::{Geometry, for_each_chunk, gemm, threads};
 
 /// The element types the transforms compute in.
 pub(crate) trait Real:
@@ -301,27 +301,15 @@ pub(crate) fn forward<T: Real>(
     let threads = threads();
     let wanted = MIN_TILES.div_ceil(th * tw);
     let run = wanted.min(geo.batch / threads.max(1)).max(1);
-    let (x_run, y_run) = (run * geo.image_in(), run * geo.image_out());
-    if threads <= 1 || geo.batch < threads {
-        let mut buffers = (Vec::new(), Vec::new(), Vec::new());
-        for (y_images, x_images) in y.chunks_mut(y_run).zip(x.chunks(x_run)) {
-            let buffers = (&mut buffers.0, &mut buffers.1, &mut buffers.2);
-            forward_images(geo, &u, bias, x_images, y_images, buffers, true);
-        }
-        return y;
-    }
-    #[cfg(feature = "rayon")]
-    {
-        use rayon::prelude::*;
-        y.par_chunks_mut(y_run)
-            .zip(x.par_chunks(x_run))
-            .for_each_init(
-                || (Vec::new(), Vec::new(), Vec::new()),
-                |(v, m, padded), (y_images, x_images)| {
-                    forward_images(geo, &u, bias, x_images, y_images, (v, m, padded), false)
-                },
-            );
-    }
+    for_each_chunk(
+        geo.batch,
+        (&mut y, run * geo.image_out()),
+        (x, run * geo.image_in()),
+        || (Vec::new(), Vec::new(), Vec::new()),
+        |(v, m, padded), y_images, x_images, parallel| {
+            forward_images(geo, &u, bias, x_images, y_images, (v, m, padded), parallel)
+        },
+    );
     y
 }
 
