@@ -4,8 +4,8 @@
 //! a forward convolution of the output gradient, or col2im where the padding is as large as the
 //! kernel) and 2, padding 0, 1, 2, 3 and asymmetric, 1×1, 2×2 and 3×3 kernels, dilation 2, two
 //! groups, 32 or more input channels per group (the pixel-major input gradient), batch 1 (the GEMMs
-//! run in parallel), small maps (several images per forward and weight-gradient GEMM) and batches
-//! of several images (the images do), channel counts that are not multiples of 8.
+//! run in parallel), small maps (several images per weight-gradient GEMM and per Winograd run) and
+//! batches of several images (the images do), channel counts that are not multiples of 8.
 
 use burn::prelude::*;
 use burn::tensor::Distribution;
@@ -213,8 +213,7 @@ fn convolution_gradients_equal_direct_loops() {
             ..base
         },
         // Small maps: the weight gradient takes several images per GEMM (7×7: 6 at a time),
-        // with a shorter last chunk in each thread's run of images; so does the forward (with
-        // two threads, 6 images per GEMM: runs of 6, 6 and 3).
+        // with a shorter last chunk in each thread's run of images.
         Case {
             batch: 15,
             c_in: 4,
@@ -222,8 +221,8 @@ fn convolution_gradients_equal_direct_loops() {
             size: [7, 7],
             ..base
         },
-        // The forward's several images per GEMM with two groups, and a last run of one image
-        // (4×4 maps, two threads: runs of 4, 4 and 1).
+        // Two groups on small maps: the published forward (the patch takes one group only) and
+        // the patched backward passes, several images per weight-gradient GEMM.
         Case {
             batch: 9,
             groups: 2,
