@@ -105,84 +105,186 @@ fn transform_filters<T: Real>(geo: &Geometry, weight: &[T]) -> Vec<T> {
 /// in column `b·tiles_per_image + t`), `V = Bᵀ·d·B` for each 4×4 input block `d`, with
 /// Bᵀ = [[1, 0, −1, 0], [0, 1, 1, 0], [0, −1, 1, 0], [0, 1, 0, −1]].
 ///
-/// Row-wise so that the loops run along contiguous memory: each channel is first copied into a
-/// zero-padded plane (`padded`) covering every tile, then for each row of tiles `Bᵀ` combines
-/// the four input rows under it across the whole width, and `B` combines each tile's four
-/// columns, writing each ξ's values for the row of tiles as one contiguous run.
-fn transform_inputs<T: Real>(
+/// Written so that the compiler vectorises it along rows of tiles: each channel's zero-padded
+/// plane is held as its even and its odd columns (`planes`), so that tile `tx`'s four columns
+/// are entries `tx` and `tx + 1` of both, and each ξ of a row of tiles is one contiguous run.
+/// Under the `simd` feature macerator compiles it once per instruction set (AVX-512, AVX2, …)
+/// and picks one at run time: built for the baseline x86-64 it ran four floats at a time at
+/// best, and one at a time where a row read every other column.
+#[cfg_attr(feature = "simd", macerator::with_simd)]
+fn transform_inputs<#[cfg(feature = "simd")] S: macerator::Simd, T: Real>(
     geo: &Geometry,
     x_images: &[T],
     band: Range<usize>,
     v: &mut [T],
     columns: usize,
-    padded: &mut Vec<T>,
+    planes: &mut Vec<T>,
 ) {
-    let tw = tiles(geo).1;
+    // The common tile counts as constants, so that the short rows of small maps (2 or 4 tiles
+    // on 4×4 and 8×8) unroll instead of looping.
+    match tiles(geo).1 {
+        2 => transform_inputs_for(2, geo, x_images, band, v, columns, planes),
+        4 => transform_inputs_for(4, geo, x_images, band, v, columns, planes),
+        8 => transform_inputs_for(8, geo, x_images, band, v, columns, planes),
+        16 => transform_inputs_for(16, geo, x_images, band, v, columns, planes),
+        tw => transform_inputs_for(tw, geo, x_images, band, v, columns, planes),
+    }
+}
+
+/// [`transform_inputs`] for `tw` tiles across.
+#[inline(always)]
+fn transform_inputs_for<T: Real>(
+    tw: usize,
+    geo: &Geometry,
+    x_images: &[T],
+    band: Range<usize>,
+    v: &mut [T],
+    columns: usize,
+    planes: &mut Vec<T>,
+) {
     let rows = band.len();
-    // The band's rows of the padded plane: 2 per row of tiles, and the 2 below the last.
-    let (ph, pw) = (2 * rows + 2, 2 * tw + 2);
-    padded.clear();
-    padded.resize(ph * pw, T::ZERO);
+    // The band's rows of the padded plane (2 per row of tiles, and the 2 below the last), each
+    // 2·tw + 2 wide: `hw` even and `hw` odd columns.
+    let (ph, hw) = (2 * rows + 2, tw + 1);
+    planes.clear();
+    planes.resize(2 * ph * hw, T::ZERO);
+    let (even, odd) = planes.split_at_mut(ph * hw);
     let plane = geo.h * geo.w;
     let xi_stride = geo.c_in * columns;
-    // Columns of the padded plane that hold input values; the others stay zero.
     let p1 = geo.padding[1];
-    let cols_in = geo.w.min(pw - p1);
+    // Input columns inside the padded width; the padded plane's other columns stay zero, and
+    // so do its rows outside the input, for every channel and image.
+    let cols_in = geo.w.min(2 * hw - p1);
     let first_row = (2 * band.start) as isize - geo.padding[0] as isize;
-    let mut bt = vec![T::ZERO; 4 * pw];
+    let rows_in =
+        (-first_row).max(0) as usize..(geo.h as isize - first_row).clamp(0, ph as isize) as usize;
     for (b, image) in x_images.chunks_exact(geo.image_in()).enumerate() {
         for ci in 0..geo.c_in {
             let x = &image[ci * plane..][..plane];
-            for r in 0..ph {
-                let dst = &mut padded[r * pw + p1..][..cols_in];
-                let iy = first_row + r as isize;
-                if iy >= 0 && (iy as usize) < geo.h {
-                    dst.copy_from_slice(&x[iy as usize * geo.w..][..cols_in]);
-                } else {
-                    dst.fill(T::ZERO);
-                }
+            for r in rows_in.clone() {
+                let src = &x[(first_row + r as isize) as usize * geo.w..][..cols_in];
+                deinterleave(src, p1, &mut even[r * hw..][..hw], &mut odd[r * hw..][..hw]);
             }
             let row_base = ci * columns + b * rows * tw;
             for ty in 0..rows {
-                let (d0, d1, d2, d3) = (
-                    &padded[2 * ty * pw..][..pw],
-                    &padded[(2 * ty + 1) * pw..][..pw],
-                    &padded[(2 * ty + 2) * pw..][..pw],
-                    &padded[(2 * ty + 3) * pw..][..pw],
+                let (e, o) = (
+                    &even[2 * ty * hw..][..4 * hw],
+                    &odd[2 * ty * hw..][..4 * hw],
                 );
-                let (t0, rest) = bt.split_at_mut(pw);
-                let (t1, rest) = rest.split_at_mut(pw);
-                let (t2, t3) = rest.split_at_mut(pw);
-                for k in 0..pw {
-                    t0[k] = d0[k] - d2[k];
-                    t1[k] = d1[k] + d2[k];
-                    t2[k] = d2[k] - d1[k];
-                    t3[k] = d1[k] - d3[k];
-                }
-                for (i, t) in bt.chunks_exact(pw).enumerate() {
-                    let start = row_base + ty * tw;
-                    let (v0, rest) = v[(4 * i) * xi_stride + start..].split_at_mut(xi_stride);
+                let v = &mut v[row_base + ty * tw..];
+                let row = |k: usize| (&e[k * hw..][..hw], &o[k * hw..][..hw]);
+                // Bᵀ's rows, d0 − d2, d1 + d2, d2 − d1 and d1 − d3, into ξ = 4i..4i + 4.
+                for (i, (a, b, add)) in [(0, 2, false), (1, 2, true), (2, 1, false), (1, 3, false)]
+                    .into_iter()
+                    .enumerate()
+                {
+                    let ((ea, oa), (eb, ob)) = (row(a), row(b));
+                    let (v0, rest) = v[4 * i * xi_stride..].split_at_mut(xi_stride);
                     let (v1, rest) = rest.split_at_mut(xi_stride);
                     let (v2, v3) = rest.split_at_mut(xi_stride);
-                    let (v0, v1, v2, v3) =
-                        (&mut v0[..tw], &mut v1[..tw], &mut v2[..tw], &mut v3[..tw]);
-                    for tx in 0..tw {
-                        let c = &t[2 * tx..2 * tx + 4];
-                        v0[tx] = c[0] - c[2];
-                        v1[tx] = c[1] + c[2];
-                        v2[tx] = c[2] - c[1];
-                        v3[tx] = c[1] - c[3];
-                    }
+                    input_row(add, ea, eb, oa, ob, v0, v1, v2, v3, tw);
                 }
             }
         }
     }
 }
 
+/// Input row `src`, which starts at column `p1` of the padded row, into that row's `even` and
+/// `odd` columns.
+#[inline(always)]
+fn deinterleave<T: Copy>(src: &[T], p1: usize, even: &mut [T], odd: &mut [T]) {
+    // `src[j]` is padded column j + p1: its even-indexed values land in one plane and its
+    // odd-indexed ones in the other, which of the two depending on p1's parity.
+    let (first, second, at) = if p1 % 2 == 0 {
+        (even, odd, [p1 / 2, p1 / 2])
+    } else {
+        (odd, even, [p1 / 2, p1 / 2 + 1])
+    };
+    let pairs = src.len() / 2;
+    let (first, second) = (&mut first[at[0]..], &mut second[at[1]..]);
+    for ((f, s), pair) in first[..pairs]
+        .iter_mut()
+        .zip(&mut second[..pairs])
+        .zip(src.chunks_exact(2))
+    {
+        *f = pair[0];
+        *s = pair[1];
+    }
+    if src.len() % 2 == 1 {
+        first[pairs] = src[src.len() - 1];
+    }
+}
+
+/// One row of `Bᵀ·d·B` for a row of `tw` tiles: `t = d_a ± d_b` down the plane (`e*` and `o*`
+/// the even and odd columns of rows `a` and `b`), then `B` across each tile's four columns,
+/// t[2tx..2tx + 4] = (e[tx], o[tx], e[tx + 1], o[tx + 1]), into that row's four ξ.
+///
+/// Every slice is its own argument so that the compiler knows they do not overlap, which it
+/// needs to vectorise the loop.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn input_row<T: Real>(
+    add: bool,
+    ea: &[T],
+    eb: &[T],
+    oa: &[T],
+    ob: &[T],
+    v0: &mut [T],
+    v1: &mut [T],
+    v2: &mut [T],
+    v3: &mut [T],
+    tw: usize,
+) {
+    let (ea, eb, oa, ob) = (&ea[..tw + 1], &eb[..tw + 1], &oa[..tw + 1], &ob[..tw + 1]);
+    let (v0, v1, v2, v3) = (&mut v0[..tw], &mut v1[..tw], &mut v2[..tw], &mut v3[..tw]);
+    for tx in 0..tw {
+        let (e0, e1, o0, o1) = if add {
+            (
+                ea[tx] + eb[tx],
+                ea[tx + 1] + eb[tx + 1],
+                oa[tx] + ob[tx],
+                oa[tx + 1] + ob[tx + 1],
+            )
+        } else {
+            (
+                ea[tx] - eb[tx],
+                ea[tx + 1] - eb[tx + 1],
+                oa[tx] - ob[tx],
+                oa[tx + 1] - ob[tx + 1],
+            )
+        };
+        v0[tx] = e0 - e1;
+        v1[tx] = o0 + e1;
+        v2[tx] = e1 - o0;
+        v3[tx] = o0 - o1;
+    }
+}
+
 /// `Y = Aᵀ·M·A` for a run of images, plus the bias; Aᵀ = [[1, 1, 1, 0], [0, 1, −1, −1]]. Row
-/// by row of tiles, like [`transform_inputs`]: `Aᵀ` combines the four rows of ξ along the
-/// contiguous run of the row's tiles, then `A` each tile's four columns.
-fn transform_outputs<T: Real>(
+/// by row of tiles, vectorised along the row like [`transform_inputs`]: each tile reads its
+/// 16 ξ at the same column of `m` and writes a 2×2 block of `Y`.
+#[cfg_attr(feature = "simd", macerator::with_simd)]
+fn transform_outputs<'a, #[cfg(feature = "simd")] S: macerator::Simd, T: Real>(
+    geo: &Geometry,
+    m: &[T],
+    band: Range<usize>,
+    bias: Option<&'a [T]>,
+    y_images: &mut [T],
+    columns: usize,
+) {
+    match tiles(geo).1 {
+        2 => transform_outputs_for(2, geo, m, band, bias, y_images, columns),
+        4 => transform_outputs_for(4, geo, m, band, bias, y_images, columns),
+        8 => transform_outputs_for(8, geo, m, band, bias, y_images, columns),
+        16 => transform_outputs_for(16, geo, m, band, bias, y_images, columns),
+        tw => transform_outputs_for(tw, geo, m, band, bias, y_images, columns),
+    }
+}
+
+/// [`transform_outputs`] for `tw` tiles across.
+#[inline(always)]
+fn transform_outputs_for<T: Real>(
+    tw: usize,
     geo: &Geometry,
     m: &[T],
     band: Range<usize>,
@@ -190,7 +292,6 @@ fn transform_outputs<T: Real>(
     y_images: &mut [T],
     columns: usize,
 ) {
-    let tw = tiles(geo).1;
     let rows = band.len();
     let (oh, ow) = (geo.oh, geo.ow);
     let plane = oh * ow;
@@ -203,16 +304,15 @@ fn transform_outputs<T: Real>(
             let offset = bias.map_or(T::ZERO, |bias| bias[co]);
             let row_base = co * columns + b * rows * tw;
             for ty in band.clone() {
-                let start = row_base + (ty - band.start) * tw;
-                for j in 0..4 {
-                    let at = |i: usize| &m[(4 * i + j) * xi_stride + start..][..tw];
-                    let (m0, m1, m2, m3) = (at(0), at(1), at(2), at(3));
-                    let (s0, s1) = s.split_at_mut(4 * tw);
-                    let (s0, s1) = (&mut s0[j * tw..][..tw], &mut s1[j * tw..][..tw]);
-                    for tx in 0..tw {
-                        s0[tx] = m0[tx] + m1[tx] + m2[tx];
-                        s1[tx] = m1[tx] - m2[tx] - m3[tx];
-                    }
+                let m = &m[row_base + (ty - band.start) * tw..];
+                let (s0, s1) = s.split_at_mut(4 * tw);
+                for (j, (s0, s1)) in s0
+                    .chunks_exact_mut(tw)
+                    .zip(s1.chunks_exact_mut(tw))
+                    .enumerate()
+                {
+                    let at = |i: usize| &m[(4 * i + j) * xi_stride..][..tw];
+                    output_column(at(0), at(1), at(2), at(3), s0, s1);
                 }
                 for r in 0..2 {
                     let oy = 2 * ty + r;
@@ -220,24 +320,40 @@ fn transform_outputs<T: Real>(
                         break;
                     }
                     let sr = &s[4 * r * tw..][..4 * tw];
-                    let (c0, c1, c2, c3) = (
-                        &sr[..tw],
-                        &sr[tw..2 * tw],
-                        &sr[2 * tw..3 * tw],
-                        &sr[3 * tw..],
-                    );
-                    let out = &mut y[oy * ow..][..ow];
-                    for tx in 0..ow / 2 {
-                        out[2 * tx] = c0[tx] + c1[tx] + c2[tx] + offset;
-                        out[2 * tx + 1] = c1[tx] - c2[tx] - c3[tx] + offset;
-                    }
-                    if ow % 2 == 1 {
-                        let tx = ow / 2;
-                        out[2 * tx] = c0[tx] + c1[tx] + c2[tx] + offset;
-                    }
+                    let (c0, rest) = sr.split_at(tw);
+                    let (c1, rest) = rest.split_at(tw);
+                    let (c2, c3) = rest.split_at(tw);
+                    output_row(c0, c1, c2, c3, offset, &mut y[oy * ow..][..ow]);
                 }
             }
         }
+    }
+}
+
+/// `Aᵀ` down column `j` of ξ for a row of tiles: from ξ = j, 4 + j, 8 + j, 12 + j (`m0`…`m3`)
+/// the tile's two rows `s0` and `s1`. Separate slices so that the compiler vectorises it.
+#[inline(always)]
+fn output_column<T: Real>(m0: &[T], m1: &[T], m2: &[T], m3: &[T], s0: &mut [T], s1: &mut [T]) {
+    let n = s0.len();
+    let (m0, m1, m2, m3, s1) = (&m0[..n], &m1[..n], &m2[..n], &m3[..n], &mut s1[..n]);
+    for tx in 0..n {
+        s0[tx] = m0[tx] + m1[tx] + m2[tx];
+        s1[tx] = m1[tx] - m2[tx] - m3[tx];
+    }
+}
+
+/// `A` across one output row of tiles (`c0`…`c3` its four columns of `Aᵀ·M`), plus `offset`:
+/// two outputs per tile, the last one alone where the width is odd.
+#[inline(always)]
+fn output_row<T: Real>(c0: &[T], c1: &[T], c2: &[T], c3: &[T], offset: T, out: &mut [T]) {
+    let pairs = out.len() / 2;
+    let (a0, a1, a2, a3) = (&c0[..pairs], &c1[..pairs], &c2[..pairs], &c3[..pairs]);
+    for (tx, pair) in out[..2 * pairs].chunks_exact_mut(2).enumerate() {
+        pair[0] = a0[tx] + a1[tx] + a2[tx] + offset;
+        pair[1] = a1[tx] - a2[tx] - a3[tx] + offset;
+    }
+    if out.len() % 2 == 1 {
+        out[2 * pairs] = c0[pairs] + c1[pairs] + c2[pairs] + offset;
     }
 }
 
@@ -251,7 +367,7 @@ fn forward_images<T: Real>(
     bias: Option<&[T]>,
     x_images: &[T],
     y_images: &mut [T],
-    (v, m, padded): (&mut Vec<T>, &mut Vec<T>, &mut Vec<T>),
+    (v, m, planes): (&mut Vec<T>, &mut Vec<T>, &mut Vec<T>),
     parallel: bool,
 ) {
     let (th, tw) = tiles(geo);
@@ -266,7 +382,7 @@ fn forward_images<T: Real>(
         let columns = images * band.len() * tw;
         v.resize(16 * geo.c_in * columns, T::ZERO);
         m.resize(16 * geo.c_out * columns, T::ZERO);
-        transform_inputs(geo, x_images, band.clone(), v, columns, padded);
+        transform_inputs::<T>(geo, x_images, band.clone(), v, columns, planes);
         let (u_len, v_len, m_len) = (
             geo.c_out * geo.c_in,
             geo.c_in * columns,
@@ -283,7 +399,7 @@ fn forward_images<T: Real>(
                 parallel,
             );
         }
-        transform_outputs(geo, m, band, bias, y_images, columns);
+        transform_outputs::<T>(geo, m, band, bias, y_images, columns);
     }
 }
 
@@ -306,8 +422,8 @@ pub(crate) fn forward<T: Real>(
         (&mut y, run * geo.image_out()),
         (x, run * geo.image_in()),
         || (Vec::new(), Vec::new(), Vec::new()),
-        |(v, m, padded), y_images, x_images, parallel| {
-            forward_images(geo, &u, bias, x_images, y_images, (v, m, padded), parallel)
+        |(v, m, planes), y_images, x_images, parallel| {
+            forward_images(geo, &u, bias, x_images, y_images, (v, m, planes), parallel)
         },
     );
     y
