@@ -426,8 +426,11 @@ fn taps_to_weight_order<T: Copy>(geo: &Geometry, tap_major: &[T], zero: T) -> Ve
 
 fn weight_backward_typed<T>(geo: &Geometry, x: &[T], dy: &[T], zero: T, one: T) -> Vec<T>
 where
-    T: Copy + Send + Sync + AddAssign + 'static,
+    T: Copy + Send + Sync + AddAssign + Winograd + 'static,
 {
+    if let Some(dw) = T::winograd_weight_grad(geo, x, dy) {
+        return dw;
+    }
     let threads = threads();
     if threads <= 1 || geo.batch < threads {
         let dw = weight_grad_partial(geo, x, dy, zero, one, true);
@@ -744,20 +747,20 @@ where
 }
 
 /// Whether [`conv2d`] takes this convolution: one group, not the pointwise case the generic
-/// forward multiplies directly (1×1, stride 1, no padding: `conv.rs`'s `is_1x1_conv`), not the
-/// small-channel case (at most 4 channels in and 16 out), f32 or f64. The others keep the
-/// generic forward's own fast paths.
+/// forward multiplies directly (1×1, stride 1, no padding: `conv.rs`'s `is_1x1_conv`), f32 or
+/// f64. The others keep the generic forward's own fast paths.
 /// Strided 1×1 convolutions (ResNet shortcuts) come here: the generic forward sends them through
 /// its tiled NHWC im2col, where the narrow net's 16→32 shortcut on 32×32 took 3.3–4.0 ms a step
-/// for 8 M multiply-adds.
+/// for 8 M multiply-adds. So do convolutions of few channels (the generic forward's small-channel
+/// case, at most 4 in and 16 out): the narrow net's 3→16 stem on 32×32 took 1.9–2.0 ms a step
+/// there and 0.6–0.9 here (`trainer bench --profile`, BENCHMARKS.md, "twelfth session").
 pub fn takes_conv2d(x: &FlexTensor, weight: &FlexTensor, options: &ConvOptions<2>) -> bool {
-    let (x_shape, w_shape) = (x.layout().shape(), weight.layout().shape());
+    let w_shape = weight.layout().shape();
     let pointwise = w_shape[2] * w_shape[3] == 1
         && options.stride == [1, 1]
         && options.padding_begin() == [0, 0];
     options.groups == 1
         && !pointwise
-        && !(x_shape[1] <= 4 && w_shape[0] <= 16)
         && matches!(x.dtype(), DType::F32 | DType::F64)
 }
 

@@ -10,6 +10,10 @@
 //! halve (`G`, `B` and `A` hold 0, ±1 and ½), and they replace the im2col copy, which writes
 //! nine values per input value where the input transform writes four.
 //!
+//! The weight gradient goes the same way ([`weight_grad`]): `Gᵀ·(Σ_tiles (A·δ·Aᵀ) ⊙ V)·G`, the sum
+//! over tiles one GEMM per ξ. The transforms are written for the compiler to vectorise along
+//! rows of tiles, and compiled per instruction set (macerator's dispatch under `simd`).
+//!
 //! ResNet-18 spends about 88 % of its multiply-adds in such convolutions; BENCHMARKS.md
 //! ("eleventh session") has the measurements. Images go through in runs sharing their GEMMs
 //! (at least [`MIN_TILES`] tiles), runs in parallel; f32 and f64. The transforms add up to
@@ -429,6 +433,223 @@ pub(crate) fn forward<T: Real>(
     y
 }
 
+/// `Z = A·δ·Aᵀ` for each 2×2 block `δ` of the output gradient (zero outside it), A = (Aᵀ)ᵀ with
+/// Aᵀ as in [`transform_outputs`]: 16 matrices of `C_out × columns` in the layout of
+/// [`transform_inputs`]' `V`. The adjoint of the output transform, vectorised the same way.
+#[cfg_attr(feature = "simd", macerator::with_simd)]
+fn transform_output_grads<#[cfg(feature = "simd")] S: macerator::Simd, T: Real>(
+    geo: &Geometry,
+    dy_images: &[T],
+    band: Range<usize>,
+    z: &mut [T],
+    columns: usize,
+    halves: &mut Vec<T>,
+) {
+    match tiles(geo).1 {
+        2 => transform_output_grads_for(2, geo, dy_images, band, z, columns, halves),
+        4 => transform_output_grads_for(4, geo, dy_images, band, z, columns, halves),
+        8 => transform_output_grads_for(8, geo, dy_images, band, z, columns, halves),
+        16 => transform_output_grads_for(16, geo, dy_images, band, z, columns, halves),
+        tw => transform_output_grads_for(tw, geo, dy_images, band, z, columns, halves),
+    }
+}
+
+/// [`transform_output_grads`] for `tw` tiles across.
+#[inline(always)]
+fn transform_output_grads_for<T: Real>(
+    tw: usize,
+    geo: &Geometry,
+    dy_images: &[T],
+    band: Range<usize>,
+    z: &mut [T],
+    columns: usize,
+    halves: &mut Vec<T>,
+) {
+    let rows = band.len();
+    let (oh, ow) = (geo.oh, geo.ow);
+    let plane = oh * ow;
+    let xi_stride = geo.c_out * columns;
+    // A row of tiles' two gradient rows, each as its even and odd columns (the odd one's last
+    // entry stays zero where the width is odd).
+    halves.clear();
+    halves.resize(4 * tw, T::ZERO);
+    for (b, image) in dy_images.chunks_exact(geo.image_out()).enumerate() {
+        for co in 0..geo.c_out {
+            let dy = &image[co * plane..][..plane];
+            let row_base = co * columns + b * rows * tw;
+            for ty in band.clone() {
+                let (top, bottom) = halves.split_at_mut(2 * tw);
+                for (r, half) in [top, bottom].into_iter().enumerate() {
+                    let (even, odd) = half.split_at_mut(tw);
+                    let oy = 2 * ty + r;
+                    if oy < oh {
+                        deinterleave(&dy[oy * ow..][..ow], 0, even, odd);
+                    } else {
+                        even.fill(T::ZERO);
+                        odd.fill(T::ZERO);
+                    }
+                }
+                let (e0, rest) = halves.split_at(tw);
+                let (o0, rest) = rest.split_at(tw);
+                let (e1, o1) = rest.split_at(tw);
+                let z = &mut z[row_base + (ty - band.start) * tw..];
+                for i in 0..4 {
+                    let (z0, rest) = z[4 * i * xi_stride..].split_at_mut(xi_stride);
+                    let (z1, rest) = rest.split_at_mut(xi_stride);
+                    let (z2, z3) = rest.split_at_mut(xi_stride);
+                    output_grad_row(i, e0, o0, e1, o1, z0, z1, z2, z3, tw);
+                }
+            }
+        }
+    }
+}
+
+/// Row `i` of `Z = A·δ·Aᵀ` for a row of tiles, δ = [[a, b], [c, d]] with a, b from the top
+/// gradient row's even and odd columns (`e0`, `o0`) and c, d from the bottom one's: A·δ has
+/// rows (a, b), (a + c, b + d), (a − c, b − d) and (−c, −d), and each row (p, q) times Aᵀ is
+/// (p, p + q, p − q, −q).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn output_grad_row<T: Real>(
+    i: usize,
+    e0: &[T],
+    o0: &[T],
+    e1: &[T],
+    o1: &[T],
+    z0: &mut [T],
+    z1: &mut [T],
+    z2: &mut [T],
+    z3: &mut [T],
+    tw: usize,
+) {
+    let (e0, o0, e1, o1) = (&e0[..tw], &o0[..tw], &e1[..tw], &o1[..tw]);
+    let (z0, z1, z2, z3) = (&mut z0[..tw], &mut z1[..tw], &mut z2[..tw], &mut z3[..tw]);
+    for tx in 0..tw {
+        let (p, q) = match i {
+            0 => (e0[tx], o0[tx]),
+            1 => (e0[tx] + e1[tx], o0[tx] + o1[tx]),
+            2 => (e0[tx] - e1[tx], o0[tx] - o1[tx]),
+            _ => (T::ZERO - e1[tx], T::ZERO - o1[tx]),
+        };
+        z0[tx] = p;
+        z1[tx] = p + q;
+        z2[tx] = p - q;
+        z3[tx] = T::ZERO - q;
+    }
+}
+
+/// The weight gradient of the convolutions [`applies`] accepts, `[C_out, C_in, 3, 3]`.
+///
+/// The forward computes each tile as `Aᵀ·(U ⊙ V)·A` with `U = G·g·Gᵀ`, so the gradient with
+/// respect to `U` is `Σ_tiles (A·δ·Aᵀ) ⊙ V` and that with respect to `g` is `Gᵀ·∂U·G`
+/// (Lavin and Gray 2015, section 4). Per ξ the sum over tiles is one GEMM,
+/// `∂U_ξ = Z_ξ · V_ξᵀ` (`C_out × tiles` times `tiles × C_in`), 16 multiply-adds per tile and
+/// channel pair where the im2col weight gradient does 36; the transforms replace its
+/// channels-last copy and im2col. Each thread sums its share of the batch into its own `∂U`.
+pub(crate) fn weight_grad<T: Real>(geo: &Geometry, x: &[T], dy: &[T]) -> Vec<T> {
+    let threads = threads();
+    let dw_u = if threads <= 1 || geo.batch < threads {
+        weight_grad_share(geo, x, dy, true)
+    } else {
+        #[cfg(feature = "rayon")]
+        {
+            use rayon::prelude::*;
+            let per_thread = geo.batch.div_ceil(threads);
+            x.par_chunks(per_thread * geo.image_in())
+                .zip(dy.par_chunks(per_thread * geo.image_out()))
+                .map(|(x, dy)| weight_grad_share(geo, x, dy, false))
+                .reduce_with(|mut sum, share| {
+                    for (s, p) in sum.iter_mut().zip(share) {
+                        *s = *s + p;
+                    }
+                    sum
+                })
+                .expect("at least one image")
+        }
+        #[cfg(not(feature = "rayon"))]
+        unreachable!("one thread without rayon")
+    };
+    filter_grads(geo, &dw_u)
+}
+
+/// `∂U` (16 matrices `C_out × C_in`) from the images `x` and their output gradients `dy`, in
+/// runs of images (or bands of one image's rows of tiles) sized so that `V` and `Z` together
+/// stay near 512 KB, the GEMMs reducing over at least 64 tiles at a time.
+fn weight_grad_share<T: Real>(geo: &Geometry, x: &[T], dy: &[T], parallel: bool) -> Vec<T> {
+    let (th, tw) = tiles(geo);
+    let pairs = geo.c_out * geo.c_in;
+    let mut dw_u = vec![T::ZERO; 16 * pairs];
+    let wanted = (8192 / (geo.c_in + geo.c_out)).max(64);
+    let run = (wanted / (th * tw)).max(1);
+    let band_rows = if run == 1 {
+        wanted.div_ceil(tw).min(th)
+    } else {
+        th
+    };
+    let (mut v, mut z, mut planes, mut halves) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let images = x.len() / geo.image_in();
+    let mut first = true;
+    for start in (0..images).step_by(run) {
+        let count = run.min(images - start);
+        let x_run = &x[start * geo.image_in()..][..count * geo.image_in()];
+        let dy_run = &dy[start * geo.image_out()..][..count * geo.image_out()];
+        for band_start in (0..th).step_by(band_rows) {
+            let band = band_start..(band_start + band_rows).min(th);
+            let columns = count * band.len() * tw;
+            v.resize(16 * geo.c_in * columns, T::ZERO);
+            z.resize(16 * geo.c_out * columns, T::ZERO);
+            transform_inputs::<T>(geo, x_run, band.clone(), &mut v, columns, &mut planes);
+            transform_output_grads::<T>(geo, dy_run, band, &mut z, columns, &mut halves);
+            let (v_len, z_len) = (geo.c_in * columns, geo.c_out * columns);
+            for xi in 0..16 {
+                gemm(
+                    [geo.c_out, geo.c_in, columns],
+                    &mut dw_u[xi * pairs..][..pairs],
+                    !first,
+                    (&z[xi * z_len..][..z_len], 1, columns as isize),
+                    // V_ξᵀ: element (tile t, input channel c) is V_ξ[c·columns + t].
+                    (&v[xi * v_len..][..v_len], columns as isize, 1),
+                    T::ONE,
+                    parallel,
+                );
+            }
+            first = false;
+        }
+    }
+    dw_u
+}
+
+/// `Gᵀ·∂U·G` for every channel pair: the `[C_out, C_in, 3, 3]` weight gradient from `∂U`.
+/// G = [[1, 0, 0], [½, ½, ½], [½, −½, ½], [0, 0, 1]], as in [`transform_filters`].
+fn filter_grads<T: Real>(geo: &Geometry, dw_u: &[T]) -> Vec<T> {
+    let pairs = geo.c_out * geo.c_in;
+    let mut dw = vec![T::ZERO; 9 * pairs];
+    // Gᵀ applied to four values: (a + ½(b + c), ½(b − c), ½(b + c) + d).
+    let gt = |a: T, b: T, c: T, d: T| {
+        [
+            a + T::HALF * (b + c),
+            T::HALF * (b - c),
+            T::HALF * (b + c) + d,
+        ]
+    };
+    for (pair, g) in dw.chunks_exact_mut(9).enumerate() {
+        let at = |row: usize, col: usize| dw_u[(4 * row + col) * pairs + pair];
+        // Gᵀ·∂U: 3×4, one column of ∂U at a time.
+        let mut q = [[T::ZERO; 4]; 3];
+        for col in 0..4 {
+            let column = gt(at(0, col), at(1, col), at(2, col), at(3, col));
+            for row in 0..3 {
+                q[row][col] = column[row];
+            }
+        }
+        // (Gᵀ·∂U)·G: each row through Gᵀ.
+        for (row, r) in q.iter().enumerate() {
+            g[3 * row..3 * row + 3].copy_from_slice(&gt(r[0], r[1], r[2], r[3]));
+        }
+    }
+    dw
+}
+
 /// The element types [`super::conv2d_gemm`]'s forward can hand to [`forward`]; f16 keeps
 /// im2col (its rounding would grow with the transforms' additions).
 pub(crate) trait Winograd: Sized {
@@ -443,6 +664,9 @@ pub(crate) trait Winograd: Sized {
         weight: &[Self],
         bias: Option<&[Self]>,
     ) -> Option<Vec<Self>>;
+
+    /// The weight gradient by [`weight_grad`], or `None` where it does not apply.
+    fn winograd_weight_grad(geo: &Geometry, x: &[Self], dy: &[Self]) -> Option<Vec<Self>>;
 }
 
 impl<T: Real> Winograd for T {
@@ -451,12 +675,20 @@ impl<T: Real> Winograd for T {
     fn winograd(geo: &Geometry, x: &[T], weight: &[T], bias: Option<&[T]>) -> Option<Vec<T>> {
         applies(geo).then(|| forward(geo, x, weight, bias))
     }
+
+    fn winograd_weight_grad(geo: &Geometry, x: &[T], dy: &[T]) -> Option<Vec<T>> {
+        applies(geo).then(|| weight_grad(geo, x, dy))
+    }
 }
 
 impl Winograd for burn_std::f16 {
     const AVAILABLE: bool = false;
 
     fn winograd(_: &Geometry, _: &[Self], _: &[Self], _: Option<&[Self]>) -> Option<Vec<Self>> {
+        None
+    }
+
+    fn winograd_weight_grad(_: &Geometry, _: &[Self], _: &[Self]) -> Option<Vec<Self>> {
         None
     }
 }
