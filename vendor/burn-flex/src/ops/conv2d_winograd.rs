@@ -75,6 +75,16 @@ pub(crate) fn applies(geo: &Geometry) -> bool {
         && geo.ow > 0
 }
 
+/// Where each ξ's matrix starts in the transformed blocks, for matrices of `len` values: a
+/// cache line (of f32s) past the end of the previous one. Without the gap the 16 matrices lie
+/// a power of two apart whenever the channels and tiles are powers of two (64 channels × 64
+/// tiles: 16 KB), so a tile's 16 values fall in the same set of the level-1 cache, which
+/// holds 8 or 12 of them: the 4×4 maps' input transform spent most of its time in those
+/// writes (`perf annotate`).
+fn xi_stride(len: usize) -> usize {
+    len + 16
+}
+
 /// Tiles per image, down and across.
 fn tiles(geo: &Geometry) -> (usize, usize) {
     (geo.oh.div_ceil(2), geo.ow.div_ceil(2))
@@ -150,25 +160,39 @@ fn transform_inputs_for<T: Real>(
     // The band's rows of the padded plane (2 per row of tiles, and the 2 below the last), each
     // 2·tw + 2 wide: `hw` even and `hw` odd columns.
     let (ph, hw) = (2 * rows + 2, tw + 1);
+    let plane_len = 2 * ph * hw;
+    // Channel by channel, every image of the run: the loops then write each row of `V_ξ` (one
+    // channel's tiles, image after image) in one stretch, where images outermost wrote it in
+    // pieces of a few tiles far apart in time, and the writes missed the cache (half the time
+    // of the 4×4 maps' transform). And each channel's images are all split into their planes
+    // before any is read back: reading values just written, by loads that straddle the
+    // stores, stalls (store-to-load forwarding fails).
+    let images = x_images.len() / geo.image_in();
     planes.clear();
-    planes.resize(2 * ph * hw, T::ZERO);
-    let (even, odd) = planes.split_at_mut(ph * hw);
+    planes.resize(images * plane_len, T::ZERO);
     let plane = geo.h * geo.w;
-    let xi_stride = geo.c_in * columns;
+    let xi_stride = xi_stride(geo.c_in * columns);
     let p1 = geo.padding[1];
-    // Input columns inside the padded width; the padded plane's other columns stay zero, and
-    // so do its rows outside the input, for every channel and image.
+    // Input columns inside the padded width; the padded planes' other columns stay zero, and
+    // so do their rows outside the input, for every channel and image.
     let cols_in = geo.w.min(2 * hw - p1);
     let first_row = (2 * band.start) as isize - geo.padding[0] as isize;
     let rows_in =
         (-first_row).max(0) as usize..(geo.h as isize - first_row).clamp(0, ph as isize) as usize;
-    for (b, image) in x_images.chunks_exact(geo.image_in()).enumerate() {
-        for ci in 0..geo.c_in {
+    for ci in 0..geo.c_in {
+        for (image, planes) in x_images
+            .chunks_exact(geo.image_in())
+            .zip(planes.chunks_exact_mut(plane_len))
+        {
             let x = &image[ci * plane..][..plane];
+            let (even, odd) = planes.split_at_mut(ph * hw);
             for r in rows_in.clone() {
                 let src = &x[(first_row + r as isize) as usize * geo.w..][..cols_in];
                 deinterleave(src, p1, &mut even[r * hw..][..hw], &mut odd[r * hw..][..hw]);
             }
+        }
+        for (b, planes) in planes.chunks_exact(plane_len).enumerate() {
+            let (even, odd) = planes.split_at(ph * hw);
             let row_base = ci * columns + b * rows * tw;
             for ty in 0..rows {
                 let (e, o) = (
@@ -299,13 +323,15 @@ fn transform_outputs_for<T: Real>(
     let rows = band.len();
     let (oh, ow) = (geo.oh, geo.ow);
     let plane = oh * ow;
-    let xi_stride = geo.c_out * columns;
+    let xi_stride = xi_stride(geo.c_out * columns);
     // Aᵀ·M for one row of tiles: s[r][j][tx], r = output row within the tile, j = column of ξ.
     let mut s = vec![T::ZERO; 8 * tw];
-    for (b, image) in y_images.chunks_exact_mut(geo.image_out()).enumerate() {
-        for co in 0..geo.c_out {
+    // Channel by channel, every image: each row of `M_ξ` is read in one stretch (see
+    // [`transform_inputs`]).
+    for co in 0..geo.c_out {
+        let offset = bias.map_or(T::ZERO, |bias| bias[co]);
+        for (b, image) in y_images.chunks_exact_mut(geo.image_out()).enumerate() {
             let y = &mut image[co * plane..][..plane];
-            let offset = bias.map_or(T::ZERO, |bias| bias[co]);
             let row_base = co * columns + b * rows * tw;
             for ty in band.clone() {
                 let m = &m[row_base + (ty - band.start) * tw..];
@@ -384,8 +410,12 @@ fn forward_images<T: Real>(
     for start in (0..th).step_by(band_rows) {
         let band = start..(start + band_rows).min(th);
         let columns = images * band.len() * tw;
-        v.resize(16 * geo.c_in * columns, T::ZERO);
-        m.resize(16 * geo.c_out * columns, T::ZERO);
+        let (v_stride, m_stride) = (
+            xi_stride(geo.c_in * columns),
+            xi_stride(geo.c_out * columns),
+        );
+        v.resize(16 * v_stride, T::ZERO);
+        m.resize(16 * m_stride, T::ZERO);
         transform_inputs::<T>(geo, x_images, band.clone(), v, columns, planes);
         let (u_len, v_len, m_len) = (
             geo.c_out * geo.c_in,
@@ -395,10 +425,10 @@ fn forward_images<T: Real>(
         for xi in 0..16 {
             gemm(
                 [geo.c_out, columns, geo.c_in],
-                &mut m[xi * m_len..][..m_len],
+                &mut m[xi * m_stride..][..m_len],
                 false,
                 (&u[xi * u_len..][..u_len], 1, geo.c_in as isize),
-                (&v[xi * v_len..][..v_len], 1, columns as isize),
+                (&v[xi * v_stride..][..v_len], 1, columns as isize),
                 T::ONE,
                 parallel,
             );
@@ -468,31 +498,36 @@ fn transform_output_grads_for<T: Real>(
     let rows = band.len();
     let (oh, ow) = (geo.oh, geo.ow);
     let plane = oh * ow;
-    let xi_stride = geo.c_out * columns;
-    // A row of tiles' two gradient rows, each as its even and odd columns (the odd one's last
-    // entry stays zero where the width is odd).
+    let xi_stride = xi_stride(geo.c_out * columns);
+    // Each channel's gradient rows in the band, as their even and odd columns (the odd ones'
+    // last entry stays zero where the width is odd, rows below the map stay zero): channel by
+    // channel, every image split before any is read back, as in [`transform_inputs`].
+    let row_len = 2 * tw;
+    let image_len = 2 * rows * row_len;
+    let images = dy_images.len() / geo.image_out();
     halves.clear();
-    halves.resize(4 * tw, T::ZERO);
-    for (b, image) in dy_images.chunks_exact(geo.image_out()).enumerate() {
-        for co in 0..geo.c_out {
+    halves.resize(images * image_len, T::ZERO);
+    let first_row = 2 * band.start;
+    let rows_in = first_row..(first_row + 2 * rows).min(oh);
+    for co in 0..geo.c_out {
+        for (image, halves) in dy_images
+            .chunks_exact(geo.image_out())
+            .zip(halves.chunks_exact_mut(image_len))
+        {
             let dy = &image[co * plane..][..plane];
+            for oy in rows_in.clone() {
+                let (even, odd) = halves[(oy - first_row) * row_len..][..row_len].split_at_mut(tw);
+                deinterleave(&dy[oy * ow..][..ow], 0, even, odd);
+            }
+        }
+        for (b, halves) in halves.chunks_exact(image_len).enumerate() {
             let row_base = co * columns + b * rows * tw;
-            for ty in band.clone() {
-                let (top, bottom) = halves.split_at_mut(2 * tw);
-                for (r, half) in [top, bottom].into_iter().enumerate() {
-                    let (even, odd) = half.split_at_mut(tw);
-                    let oy = 2 * ty + r;
-                    if oy < oh {
-                        deinterleave(&dy[oy * ow..][..ow], 0, even, odd);
-                    } else {
-                        even.fill(T::ZERO);
-                        odd.fill(T::ZERO);
-                    }
-                }
-                let (e0, rest) = halves.split_at(tw);
+            for ty in 0..rows {
+                let pair = &halves[2 * ty * row_len..][..2 * row_len];
+                let (e0, rest) = pair.split_at(tw);
                 let (o0, rest) = rest.split_at(tw);
                 let (e1, o1) = rest.split_at(tw);
-                let z = &mut z[row_base + (ty - band.start) * tw..];
+                let z = &mut z[row_base + ty * tw..];
                 for i in 0..4 {
                     let (z0, rest) = z[4 * i * xi_stride..].split_at_mut(xi_stride);
                     let (z1, rest) = rest.split_at_mut(xi_stride);
@@ -596,8 +631,12 @@ fn weight_grad_share<T: Real>(geo: &Geometry, x: &[T], dy: &[T], parallel: bool)
         for band_start in (0..th).step_by(band_rows) {
             let band = band_start..(band_start + band_rows).min(th);
             let columns = count * band.len() * tw;
-            v.resize(16 * geo.c_in * columns, T::ZERO);
-            z.resize(16 * geo.c_out * columns, T::ZERO);
+            let (v_stride, z_stride) = (
+                xi_stride(geo.c_in * columns),
+                xi_stride(geo.c_out * columns),
+            );
+            v.resize(16 * v_stride, T::ZERO);
+            z.resize(16 * z_stride, T::ZERO);
             transform_inputs::<T>(geo, x_run, band.clone(), &mut v, columns, &mut planes);
             transform_output_grads::<T>(geo, dy_run, band, &mut z, columns, &mut halves);
             let (v_len, z_len) = (geo.c_in * columns, geo.c_out * columns);
@@ -606,9 +645,9 @@ fn weight_grad_share<T: Real>(geo: &Geometry, x: &[T], dy: &[T], parallel: bool)
                     [geo.c_out, geo.c_in, columns],
                     &mut dw_u[xi * pairs..][..pairs],
                     !first,
-                    (&z[xi * z_len..][..z_len], 1, columns as isize),
+                    (&z[xi * z_stride..][..z_len], 1, columns as isize),
                     // V_ξᵀ: element (tile t, input channel c) is V_ξ[c·columns + t].
-                    (&v[xi * v_len..][..v_len], columns as isize, 1),
+                    (&v[xi * v_stride..][..v_len], columns as isize, 1),
                     T::ONE,
                     parallel,
                 );
