@@ -179,6 +179,13 @@ fn convolution_gradients_equal_direct_loops() {
             padding: [(1, 1); 2],
             ..base
         },
+        // An RGB stem like the narrow net's (3 → 16, 3×3): the small-channel case, which the
+        // patched forward takes since the thirteenth session (before, the published one did).
+        Case {
+            c_in: 3,
+            c_out: 16,
+            ..base
+        },
         // The fast net's whitening layer: 2×2, no padding, 3 channels in.
         Case {
             c_in: 3,
