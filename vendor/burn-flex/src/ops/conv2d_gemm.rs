@@ -431,28 +431,42 @@ where
     if let Some(dw) = T::winograd_weight_grad(geo, x, dy) {
         return dw;
     }
+    let sum = sum_of_shares(geo, x, dy, |x, dy, parallel| {
+        weight_grad_partial(geo, x, dy, zero, one, parallel)
+    });
+    taps_to_weight_order(geo, &sum, zero)
+}
+
+/// `share(x, dy, parallel_gemm)` over the batch split into one run of images per thread, the
+/// runs' results summed: a weight gradient's per-thread partial sums. With one thread, or fewer
+/// images than threads, one share on this thread with the GEMMs inside in parallel.
+pub(crate) fn sum_of_shares<T>(
+    geo: &Geometry,
+    x: &[T],
+    dy: &[T],
+    share: impl Fn(&[T], &[T], bool) -> Vec<T> + Send + Sync,
+) -> Vec<T>
+where
+    T: Copy + Send + Sync + AddAssign,
+{
     let threads = threads();
     if threads <= 1 || geo.batch < threads {
-        let dw = weight_grad_partial(geo, x, dy, zero, one, true);
-        return taps_to_weight_order(geo, &dw, zero);
+        return share(x, dy, true);
     }
     #[cfg(feature = "rayon")]
     {
         use rayon::prelude::*;
         let per_thread = geo.batch.div_ceil(threads);
-        let partials: Vec<Vec<T>> = x
-            .par_chunks(per_thread * geo.image_in())
+        x.par_chunks(per_thread * geo.image_in())
             .zip(dy.par_chunks(per_thread * geo.image_out()))
-            .map(|(x, dy)| weight_grad_partial(geo, x, dy, zero, one, false))
-            .collect();
-        let mut partials = partials.into_iter();
-        let mut sum = partials.next().expect("at least one image");
-        for partial in partials {
-            for (s, p) in sum.iter_mut().zip(partial) {
-                *s += p;
-            }
-        }
-        taps_to_weight_order(geo, &sum, zero)
+            .map(|(x, dy)| share(x, dy, false))
+            .reduce_with(|mut sum, partial| {
+                for (s, p) in sum.iter_mut().zip(partial) {
+                    *s += p;
+                }
+                sum
+            })
+            .expect("at least one image")
     }
     #[cfg(not(feature = "rayon"))]
     unreachable!("one thread without rayon")
@@ -759,9 +773,7 @@ pub fn takes_conv2d(x: &FlexTensor, weight: &FlexTensor, options: &ConvOptions<2
     let pointwise = w_shape[2] * w_shape[3] == 1
         && options.stride == [1, 1]
         && options.padding_begin() == [0, 0];
-    options.groups == 1
-        && !pointwise
-        && matches!(x.dtype(), DType::F32 | DType::F64)
+    options.groups == 1 && !pointwise && matches!(x.dtype(), DType::F32 | DType::F64)
 }
 
 /// A 2D convolution with symmetric padding, for the convolutions [`takes_conv2d`] accepts.

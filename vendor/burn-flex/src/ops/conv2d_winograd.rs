@@ -22,13 +22,20 @@
 
 use alloc::vec;
 use alloc::vec::Vec;
-use core::ops::{Add, Mul, Range, Sub};
+use core::ops::{Add, AddAssign, Mul, Range, Sub};
 
-use super::conv2d_gemm::{Geometry, for_each_chunk, gemm, threads};
+use super::conv2d_gemm::{Geometry, for_each_chunk, gemm, sum_of_shares, threads};
 
 /// The element types the transforms compute in.
 pub(crate) trait Real:
-    Copy + Send + Sync + 'static + Add<Output = Self> + Sub<Output = Self> + Mul<Output = Self>
+    Copy
+    + Send
+    + Sync
+    + 'static
+    + Add<Output = Self>
+    + AddAssign
+    + Sub<Output = Self>
+    + Mul<Output = Self>
 {
     const ZERO: Self;
     const ONE: Self;
@@ -582,28 +589,9 @@ fn output_grad_row<T: Real>(
 /// channel pair where the im2col weight gradient does 36; the transforms replace its
 /// channels-last copy and im2col. Each thread sums its share of the batch into its own `∂U`.
 pub(crate) fn weight_grad<T: Real>(geo: &Geometry, x: &[T], dy: &[T]) -> Vec<T> {
-    let threads = threads();
-    let dw_u = if threads <= 1 || geo.batch < threads {
-        weight_grad_share(geo, x, dy, true)
-    } else {
-        #[cfg(feature = "rayon")]
-        {
-            use rayon::prelude::*;
-            let per_thread = geo.batch.div_ceil(threads);
-            x.par_chunks(per_thread * geo.image_in())
-                .zip(dy.par_chunks(per_thread * geo.image_out()))
-                .map(|(x, dy)| weight_grad_share(geo, x, dy, false))
-                .reduce_with(|mut sum, share| {
-                    for (s, p) in sum.iter_mut().zip(share) {
-                        *s = *s + p;
-                    }
-                    sum
-                })
-                .expect("at least one image")
-        }
-        #[cfg(not(feature = "rayon"))]
-        unreachable!("one thread without rayon")
-    };
+    let dw_u = sum_of_shares(geo, x, dy, |x, dy, parallel| {
+        weight_grad_share(geo, x, dy, parallel)
+    });
     filter_grads(geo, &dw_u)
 }
 
